@@ -157,6 +157,8 @@ async def run_turn(
                 yield event
     except Exception as exc:
         failure = exc
+        if not isinstance(exc, KeelError):
+            logger.exception("turn %s failed unexpectedly", handle.turn_id, extra={"trace_id": str(trace.id)})
     except BaseException:
         # GeneratorExit or cancellation: the client went away. Store what exists, then let it propagate.
         with anyio.CancelScope(shield=True):

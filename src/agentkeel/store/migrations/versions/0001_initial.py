@@ -195,9 +195,16 @@ DROP TABLE IF EXISTS spans, traces, chunks, documents, knowledge_bases, usage_le
 """
 
 
+def _statements(script: str) -> list[str]:
+    """Split on statement ends, because asyncpg runs one statement per prepared command."""
+    return [statement.strip() for statement in script.split(";\n") if statement.strip()]
+
+
 def upgrade() -> None:
-    op.execute(UPGRADE)
+    for statement in _statements(UPGRADE):
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    op.execute(DOWNGRADE)
+    for statement in _statements(DOWNGRADE):
+        op.execute(statement)
