@@ -88,8 +88,8 @@ def test_chunks_bounded_and_lossless(text: str, size: int, overlap_share: float)
         assert chunk.token_count <= size
         assert count_tokens(chunk.content) == chunk.token_count
         assert chunk.content in text
-    # Rebuild the token stream: each chunk must continue where the previous one ended, starting at
-    # most `overlap` tokens back, so no token of the section is skipped.
+    # Each chunk must continue the token stream where the previous one ended, starting at most
+    # `overlap` tokens back, so no token of the section is skipped.
     covered_end = 0
     for chunk in chunks:
         chunk_tokens = tokens(chunk.content)

@@ -214,5 +214,4 @@ async def test_python_reference_answers_with_statement(
     results = await retrieve(database.engine, tenant, kb, local_embedder, "how does the with statement work", k=3)
 
     assert report.added == 30
-    assert results[0].source in {"python-reference:compound", "python-reference:context-managers"}
-    assert "with" in results[0].content
+    assert any("context expression" in result.content for result in results)

@@ -96,7 +96,7 @@ async def ensure_knowledge_base(
 
 
 def validate_dimension(dimension: int) -> int:
-    """Return `dimension` when it is a positive int; it is written into SQL as a literal."""
+    """Return `dimension` after checking that it is an int from 1 to 16000, because SQL embeds it as a literal."""
     if isinstance(dimension, bool) or not isinstance(dimension, int) or not 1 <= dimension <= 16_000:
         raise InvalidInputError(
             f"Embedding dimension must be an integer from 1 to 16000 (the pgvector limit), got {dimension!r}.",
@@ -115,8 +115,8 @@ async def ensure_vector_index(engine: AsyncEngine, dimension: int) -> None:
         return
     if dimension > MAX_HNSW_DIMENSION:
         logger.warning(
-            "No HNSW index for %d-dimensional embeddings (pgvector indexes at most %d); "
-            "searches in these knowledge bases scan all their chunks",
+            "No HNSW index for %d-dimensional embeddings because pgvector indexes at most %d dimensions. "
+            "Searches in these knowledge bases scan all their chunks",
             dimension,
             MAX_HNSW_DIMENSION,
         )

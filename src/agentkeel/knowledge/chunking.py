@@ -22,7 +22,7 @@ SENTENCE_END = frozenset({".", "!", "?"})
 
 @dataclass(frozen=True)
 class Section:
-    """A run of document text under one heading; `heading` is a path such as "Guide > Install"."""
+    """A run of document text under one heading. `heading` is a path such as "Guide > Install"."""
 
     heading: str
     text: str
@@ -30,7 +30,7 @@ class Section:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A piece of a section small enough to embed; `ordinal` is its position in the document."""
+    """A piece of a section small enough to embed. `ordinal` is its position in the document."""
 
     heading: str
     content: str

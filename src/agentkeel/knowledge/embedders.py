@@ -30,7 +30,7 @@ _local_models_lock = threading.Lock()
 
 @runtime_checkable
 class Embedder(Protocol):
-    """Turns texts into vectors of `dimension` floats, one per text, in input order."""
+    """A model that turns texts into vectors of `dimension` floats, one per text, in input order."""
 
     model: str
     dimension: int
@@ -68,12 +68,12 @@ class LocalEmbedder:
 
 
 def _load_local_model() -> Any:
-    """Load the packaged model once per process; later calls return the cached instance."""
+    """Load the packaged model on the first call and return the cached instance on later calls."""
     with _local_models_lock:
         cached = _local_models.get(LOCAL_MODEL)
         if cached is not None:
             return cached
-        # The model is read from the package directory; offline mode keeps huggingface_hub from
+        # The model is read from the package directory, and offline mode keeps huggingface_hub from
         # contacting the model hub for metadata.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:

@@ -1,12 +1,11 @@
 """Ingestion entry points: files and directories, in-memory texts, the Python reference, deletions.
 
-All of them run the pipeline in `agentkeel.knowledge.pipeline`; see it for the change detection.
+All of them run the pipeline in `agentkeel.knowledge.pipeline`, which also detects unchanged documents.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from agentkeel.config.agents import KnowledgeBaseConfig
 from agentkeel.errors import InvalidInputError
 from agentkeel.knowledge.bases import find_knowledge_base
 from agentkeel.knowledge.embedders import Embedder
-from agentkeel.knowledge.loaders import SourceDocument, is_supported, parse_bytes, parse_text
+from agentkeel.knowledge.loaders import ParsedDocument, SourceDocument, is_supported, parse_bytes, parse_text
 from agentkeel.knowledge.pipeline import Candidate, IngestProgress, IngestReport, run_pipeline
 from agentkeel.store import schema
 
@@ -39,18 +38,15 @@ async def ingest_texts(
     documents: Sequence[SourceDocument],
     progress: IngestProgress | None = None,
 ) -> IngestReport:
-    """Ingest in-memory Markdown or plain-text documents; the content hash is SHA-256 of the text."""
-    candidates = []
-    for document in documents:
-        data = document.text.encode("utf-8")
-        candidates.append(
-            Candidate(
-                source=document.source,
-                content_hash=hashlib.sha256(data).hexdigest(),
-                size_bytes=len(data),
-                parse=functools.partial(parse_text, document),
-            )
+    """Ingest in-memory Markdown or plain-text documents, hashing the UTF-8 text to detect changes."""
+    candidates = [
+        Candidate(
+            source=document.source,
+            read=functools.partial(document.text.encode, "utf-8"),
+            parse=functools.partial(_parse_source_document, document),
         )
+        for document in documents
+    ]
     return await run_pipeline(engine, tenant_id, kb, embedder, candidates, (), progress)
 
 
@@ -70,21 +66,14 @@ async def ingest_paths(
     cannot be read or parsed is listed in `IngestReport.failed`, and the other files are still stored.
     """
     files, failed = await anyio.to_thread.run_sync(_collect_files, paths)
-    candidates = []
-    for path in files:
-        try:
-            data = await anyio.Path(path).read_bytes()
-        except OSError as exc:
-            failed.append((str(path), f"cannot read the file: {exc.strerror or exc}"))
-            continue
-        candidates.append(
-            Candidate(
-                source=str(path),
-                content_hash=hashlib.sha256(data).hexdigest(),
-                size_bytes=len(data),
-                parse=functools.partial(parse_bytes, str(path), path.name, data),
-            )
+    candidates = [
+        Candidate(
+            source=str(path),
+            read=path.read_bytes,
+            parse=functools.partial(parse_bytes, str(path), path.name),
         )
+        for path in files
+    ]
     return await run_pipeline(engine, tenant_id, kb, embedder, candidates, failed, progress)
 
 
@@ -98,7 +87,7 @@ async def ingest_python_reference(
 ) -> IngestReport:
     """Ingest the Python language reference topics that ship with CPython (`pydoc_data.topics`).
 
-    Sources are `python-reference:<topic>`, in alphabetical topic order; `limit` keeps the first
+    Sources are `python-reference:<topic>`, in alphabetical topic order, and `limit` keeps the first
     `limit` topics. Each topic is one plain-text section headed by its name.
     """
     if limit is not None and limit < 0:
@@ -117,7 +106,7 @@ async def ingest_python_reference(
 
 
 async def delete_document(engine: AsyncEngine, tenant_id: str, kb_name: str, source: str) -> bool:
-    """Delete a document and its chunks; return False when no such document exists."""
+    """Delete a document and its chunks, and return False when no such document exists."""
     documents = schema.documents
     async with engine.begin() as connection:
         knowledge_base = await find_knowledge_base(connection, tenant_id, kb_name)
@@ -159,8 +148,13 @@ async def delete_missing(engine: AsyncEngine, tenant_id: str, kb_name: str, root
     return missing
 
 
+def _parse_source_document(document: SourceDocument, data: bytes) -> ParsedDocument:
+    """Parse an in-memory document. `data` is its encoded text, already hashed by the pipeline."""
+    return parse_text(document)
+
+
 def _collect_files(paths: list[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Expand directories into supported files, sorted; list missing or unsupported paths as failures."""
+    """Expand directories into sorted supported files, and list missing or unsupported paths as failures."""
     files: dict[Path, None] = {}
     failed: list[tuple[str, str]] = []
     for path in paths:

@@ -1,6 +1,6 @@
 """Turn Markdown, plain text, HTML and PDF documents into titled sections.
 
-Loaders are synchronous and CPU-bound; the ingestion pipeline runs them in a worker thread.
+Loaders are synchronous and CPU-bound, so the ingestion pipeline runs them in a worker thread.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | PLAIN_SUFFIXES | HTML_SUFFIXES | PDF_SU
 HEADING_SEPARATOR = " > "
 HTML_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 HTML_DROPPED = ("script", "style", "noscript", "template", "head")
-# Tags that start a new line in rendered HTML; other tags flow inline with their neighbors.
+# Tags that start a new line in rendered HTML. Other tags flow inline with their neighbors.
 HTML_BLOCKS = frozenset(
     {
         "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
@@ -47,7 +47,7 @@ _markdown = MarkdownIt("commonmark")
 
 @dataclass(frozen=True)
 class SourceDocument:
-    """An in-memory document to ingest; `source` is its identity within the knowledge base."""
+    """An in-memory document to ingest. `source` is its identity within the knowledge base."""
 
     source: str
     text: str
@@ -115,7 +115,7 @@ def _decode(source: str, data: bytes) -> str:
 
 
 def _markdown_sections(text: str, title: str) -> tuple[str | None, list[Section]]:
-    """Split Markdown at its headings; return the first level-1 heading and the sections.
+    """Split Markdown at its headings, and return the first level-1 heading and the sections.
 
     markdown-it finds the headings, so a `#` line inside a code block does not split a section.
     Section text is the raw Markdown between headings, without the heading line itself.
@@ -144,7 +144,7 @@ def _markdown_sections(text: str, title: str) -> tuple[str | None, list[Section]
 
 
 def _html_sections(html: str, *, fallback_title: str) -> tuple[str | None, list[Section]]:
-    """Split HTML at h1-h6 elements; script, style and the document head are dropped."""
+    """Split HTML at h1-h6 elements, dropping script, style and the document head."""
     soup = BeautifulSoup(html, "html.parser")
     title_tag = soup.find("title")
     title = title_tag.get_text(" ", strip=True) if title_tag is not None else ""
@@ -185,13 +185,13 @@ def _normalize_whitespace(text: str) -> str:
 
 
 def _pdf_sections(source: str, name: str, data: bytes) -> tuple[str | None, list[Section]]:
-    """Extract text page by page; each page is a section with the heading "page N"."""
+    """Extract text page by page, one section per page with the heading "page N"."""
     # pypdf reports malformed files through its own errors and, for some damaged structures, through
     # plain ValueError, KeyError, IndexError or TypeError raised while walking the object tree.
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentLoadError(source, "the PDF is encrypted; remove the password and ingest it again")
+            raise DocumentLoadError(source, "the PDF is encrypted. Remove the password and ingest it again")
         metadata_title = reader.metadata.title if reader.metadata is not None else None
         sections = [
             Section(heading=f"page {number}", text=page.extract_text() or "")

@@ -1,9 +1,8 @@
 """Hybrid retrieval: pgvector nearest neighbors and Postgres full-text search, fused by rank.
 
-Each side returns its own candidates, and reciprocal rank fusion (RRF) scores a chunk as the sum of
-1 / (60 + rank) over the sides that found it. RRF needs no score calibration between cosine distance
-and `ts_rank_cd`. The constant 60 comes from Cormack, Clarke and Büttcher, "Reciprocal Rank Fusion
-outperforms Condorcet and individual Rank Learning Methods" (SIGIR 2009).
+Each side returns its own candidates. Reciprocal rank fusion (RRF, Cormack, Clarke and Buettcher,
+SIGIR 2009) scores a chunk as the sum of 1 / (60 + rank) over the sides that found it. Because RRF
+uses only ranks, cosine distances and `ts_rank_cd` scores need no calibration against each other.
 """
 
 from __future__ import annotations
@@ -34,8 +33,11 @@ MIN_EF_SEARCH = 40
 
 @dataclass(frozen=True)
 class RetrievedChunk:
-    """A chunk found by `retrieve`. `score` is the fused RRF score, higher is better; each rank is
-    1-based on its side and None when that side did not return the chunk."""
+    """A chunk found by `retrieve`.
+
+    `score` is the fused RRF score, and a higher score is a better match. `vector_rank` and
+    `text_rank` are 1-based ranks on each side, or None when that side did not return the chunk.
+    """
 
     chunk_id: uuid.UUID
     document_id: uuid.UUID
@@ -52,20 +54,20 @@ async def retrieve(
 ) -> list[RetrievedChunk]:
     """Return up to `k` chunks of the tenant's knowledge base that best match `query`, best first.
 
-    Returns an empty list when the knowledge base was never created (nothing was ingested into it
-    yet), so an agent whose documents are not loaded still answers. Raises `EmbedderMismatchError`
+    Returns an empty list when the knowledge base was never created because nothing was ingested
+    into it yet, so an agent whose documents are not loaded still replies. Raises `EmbedderMismatchError`
     when `embedder` is not the one the knowledge base was built with, and `InvalidInputError` for an
     empty query or `k` outside 1 to 100.
     """
     if not 1 <= k <= MAX_K:
         raise InvalidInputError(f"k must be between 1 and {MAX_K} chunks, got {k}.", field="k")
     if not query.strip():
-        raise InvalidInputError("The search query is empty; pass the text to search for.", field="query")
+        raise InvalidInputError("The search query is empty. Pass the text to search for.", field="query")
 
     async with engine.connect() as connection:
         knowledge_base = await find_knowledge_base(connection, tenant_id, kb.name)
     if knowledge_base is None:
-        logger.debug("Knowledge base %s of tenant %s does not exist; returning no chunks", kb.name, tenant_id)
+        logger.debug("Knowledge base %s of tenant %s does not exist, so no chunks are returned", kb.name, tenant_id)
         return []
     check_embedder(knowledge_base, embedder)
 
@@ -105,9 +107,11 @@ async def hybrid_search(
     """
     candidates = candidate_count(k)
     ef_search = min(max(candidates, MIN_EF_SEARCH), MAX_EF_SEARCH)
-    # SET takes no bind parameters; both values are ints computed above.
+    # SET takes no bind parameters, so the values are formatted in. Both are ints computed above.
     await connection.execute(text("SET LOCAL hnsw.iterative_scan = 'relaxed_order'"))
     await connection.execute(text(f"SET LOCAL hnsw.ef_search = {ef_search}"))
+    # NOTE: websearch_to_tsquery joins the query's words with AND, so a long natural-language question
+    # often matches no chunk on the text side, and the vector side alone ranks the results.
     # NOTE: pgvector stops an iterative scan after hnsw.max_scan_tuples (20,000 by default) visited
     # tuples, so a tenant holding a very small share of a large table can still get fewer results.
     rows = await connection.execute(
@@ -139,7 +143,7 @@ async def hybrid_search(
 def _vector_literal(vector: Sequence[float], dimension: int) -> str:
     if len(vector) != dimension:
         raise InvalidInputError(
-            f"The query vector has {len(vector)} dimensions; the knowledge base stores {dimension}.",
+            f"The query vector has {len(vector)} dimensions, but the knowledge base stores {dimension}.",
             field="query_vector",
         )
     return "[" + ",".join(repr(float(value)) for value in vector) + "]"

@@ -86,18 +86,24 @@ class TraceWriter:
 
     async def _run(self) -> None:
         while True:
-            first = await self._queue.get()
-            self._idle.clear()
-            deadline = time.monotonic() + self._flush_interval_s
-            batch = [first]
-            while len(batch) < self._batch_size:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-                except TimeoutError:
-                    break
+            batch: list[TraceRecord] = []
+            try:
+                batch.append(await self._queue.get())
+                self._idle.clear()
+                deadline = time.monotonic() + self._flush_interval_s
+                while len(batch) < self._batch_size:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                    except TimeoutError:
+                        break
+            except asyncio.CancelledError:
+                # Stopping while a batch was being gathered: those traces are already off the queue,
+                # so write them here or they are lost.
+                await self._write(batch)
+                raise
             await asyncio.shield(self._write(batch))
             if self._queue.empty():
                 self._idle.set()
