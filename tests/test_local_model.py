@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-
-import asyncio
 
 import httpx
 import pytest
@@ -33,12 +32,14 @@ CONFIG = {
     "knowledge_bases": [{"name": "python", "embedder": {"provider": "local"}, "chunk_tokens": 160}],
 }
 
+
 @pytest.fixture(scope="module")
 def local_server(database: Database, data_dir: Path) -> Iterator[str]:
     settings = Settings(env="dev", host="127.0.0.1", database_url=database.url, data_dir=data_dir)
     thread = ServerThread(create_app(settings, parse_config(CONFIG, source="test"))).start()
     yield thread.url
     thread.stop()
+
 
 async def test_local_model_answers_with_citations(database: Database, local_server: str) -> None:
     config = parse_config(CONFIG, source="test")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-
-import os
 
 from agentkeel import knowledge
 from agentkeel.api import create_app
@@ -103,12 +102,18 @@ class KeelServer:
 
 
 @pytest.fixture(scope="session")
-def keel_server(database: Database, fake_openai: FakeOpenAI, tool_server: ToolServer, data_dir: Path) -> Iterator[KeelServer]:
+def keel_server(
+    database: Database, fake_openai: FakeOpenAI, tool_server: ToolServer, data_dir: Path
+) -> Iterator[KeelServer]:
     fake_url = fake_openai.base_url  # type: ignore[attr-defined]
     config = parse_config(keel_config(fake_url, tool_server.thread.url), source="test")
     settings = Settings(
-        env="dev", database_url=database.url, data_dir=data_dir, require_api_keys=True,
-        openai_api_key="sk-test", trace_flush_interval_s=0.05,
+        env="dev",
+        database_url=database.url,
+        data_dir=data_dir,
+        require_api_keys=True,
+        openai_api_key="sk-test",
+        trace_flush_interval_s=0.05,
     )
     thread = ServerThread(create_app(settings, config)).start()
     yield KeelServer(url=thread.url, thread=thread, config=config)

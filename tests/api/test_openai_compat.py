@@ -75,9 +75,7 @@ async def test_unknown_model_is_404(keel_openai: openai.AsyncOpenAI) -> None:
 
 async def test_last_message_must_be_user(keel_openai: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.UnprocessableEntityError):
-        await keel_openai.chat.completions.create(
-            model="support", messages=[{"role": "assistant", "content": "hi"}]
-        )
+        await keel_openai.chat.completions.create(model="support", messages=[{"role": "assistant", "content": "hi"}])
 
 
 async def test_bad_session_id_in_metadata(keel_openai: openai.AsyncOpenAI) -> None:

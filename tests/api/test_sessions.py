@@ -54,7 +54,10 @@ async def test_answer_json_cites_chunks(client: httpx.AsyncClient, fake_openai: 
     assert sent["messages"][-1] == {"role": "user", "content": "How long do refunds take?"}
 
     listed = (await client.get(f"/v1/sessions/{session_id}/messages")).json()["data"]
-    assert [(m["seq"], m["role"], m["status"]) for m in listed] == [(1, "user", "complete"), (2, "assistant", "complete")]
+    assert [(m["seq"], m["role"], m["status"]) for m in listed] == [
+        (1, "user", "complete"),
+        (2, "assistant", "complete"),
+    ]
 
 
 async def test_history_carried_between_turns(client: httpx.AsyncClient, fake_openai: FakeOpenAI) -> None:
@@ -141,7 +144,7 @@ async def test_invalid_tool_arguments_reach_the_model(
     response = await client.post(f"/v1/sessions/{session_id}/messages", json={"content": "Where is my order?"})
     assert response.status_code == 200
     assert len(tool_server.calls) == before
-    tool_message = [m for m in fake_openai.requests[-1]["messages"] if m["role"] == "tool"][0]
+    tool_message = next(m for m in fake_openai.requests[-1]["messages"] if m["role"] == "tool")
     assert tool_message["content"].startswith("error: arguments do not match the schema")
 
 
@@ -149,9 +152,7 @@ async def test_concurrent_posts_one_session(client: httpx.AsyncClient, fake_open
     session_id = await new_session(client)
     fake_openai.script.extend([Reply(content=f"answer {i}", delay_s=0.3) for i in range(4)])
     url = f"/v1/sessions/{session_id}/messages"
-    responses = await asyncio.gather(
-        *[client.post(url, json={"content": f"message {i}"}) for i in range(4)]
-    )
+    responses = await asyncio.gather(*[client.post(url, json={"content": f"message {i}"}) for i in range(4)])
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(200) >= 1
     assert set(statuses) <= {200, 409}
@@ -236,9 +237,7 @@ async def test_disconnect_stores_interrupted(client: httpx.AsyncClient, fake_ope
     assert history == ["talk a lot", "still there?"], "an interrupted answer must not enter the history"
 
 
-async def test_interrupted_turn_records_usage(
-    client: httpx.AsyncClient, fake_openai: FakeOpenAI, database
-) -> None:
+async def test_interrupted_turn_records_usage(client: httpx.AsyncClient, fake_openai: FakeOpenAI, database) -> None:
     from sqlalchemy import select
 
     from agentkeel.store import schema

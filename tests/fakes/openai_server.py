@@ -81,11 +81,18 @@ class FakeOpenAI:
                 message["tool_calls"] = self._tool_calls(reply)
             return JSONResponse(
                 {
-                    "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+                    "id": f"chatcmpl-{uuid.uuid4().hex}",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
                     "model": model,
-                    "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if reply.tool_calls else "stop"}],
-                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                              "total_tokens": prompt_tokens + completion_tokens},
+                    "choices": [
+                        {"index": 0, "message": message, "finish_reason": "tool_calls" if reply.tool_calls else "stop"}
+                    ],
+                    "usage": {
+                        "prompt_tokens": prompt_tokens,
+                        "completion_tokens": completion_tokens,
+                        "total_tokens": prompt_tokens + completion_tokens,
+                    },
                 }
             )
         include_usage = bool((body.get("stream_options") or {}).get("include_usage")) and reply.include_usage
@@ -95,8 +102,11 @@ class FakeOpenAI:
 
     def _tool_calls(self, reply: Reply) -> list[dict[str, Any]]:
         return [
-            {"id": f"call_{i}_{uuid.uuid4().hex[:8]}", "type": "function",
-             "function": {"name": call["name"], "arguments": json.dumps(call.get("arguments", {}))}}
+            {
+                "id": f"call_{i}_{uuid.uuid4().hex[:8]}",
+                "type": "function",
+                "function": {"name": call["name"], "arguments": json.dumps(call.get("arguments", {}))},
+            }
             for i, call in enumerate(reply.tool_calls or [])
         ]
 
@@ -105,8 +115,11 @@ class FakeOpenAI:
 
         def frame(choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> bytes:
             payload: dict[str, Any] = {
-                "id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()),
-                "model": model, "choices": choices,
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": choices,
             }
             if usage is not None:
                 payload["usage"] = usage
@@ -127,8 +140,10 @@ class FakeOpenAI:
                 yield frame([{"index": 0, "delta": {"tool_calls": [{"index": index, **call}]}, "finish_reason": None}])
             yield frame([{"index": 0, "delta": {}, "finish_reason": "tool_calls" if reply.tool_calls else "stop"}])
             if include_usage:
-                yield frame([], {"prompt_tokens": prompt_tokens, "completion_tokens": sent,
-                                 "total_tokens": prompt_tokens + sent})
+                yield frame(
+                    [],
+                    {"prompt_tokens": prompt_tokens, "completion_tokens": sent, "total_tokens": prompt_tokens + sent},
+                )
             yield b"data: [DONE]\n\n"
         except (asyncio.CancelledError, GeneratorExit):
             self.streams_closed_early += 1
@@ -143,8 +158,14 @@ class FakeOpenAI:
             for i, text in enumerate(inputs)
         ]
         tokens = sum(len(str(text).split()) for text in inputs)
-        return JSONResponse({"object": "list", "data": data, "model": body.get("model"),
-                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model"),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
 
 
 def hashed_vector(text: str, dimension: int) -> list[float]:
@@ -153,7 +174,7 @@ def hashed_vector(text: str, dimension: int) -> list[float]:
     for word in str(text).lower().split():
         digest = hashlib.sha256(word.encode()).digest()
         for i in range(0, 8, 2):
-            vector[int.from_bytes(digest[i:i + 2], "big") % dimension] += 1.0
+            vector[int.from_bytes(digest[i : i + 2], "big") % dimension] += 1.0
     norm = math.sqrt(sum(v * v for v in vector)) or 1.0
     return [v / norm for v in vector]
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
+from pydantic import HttpUrl
 
 from agentkeel.config.agents import EmbedderConfig
 from agentkeel.errors import ConfigurationError, UpstreamError
@@ -35,6 +36,7 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> str:
     return KEY_VARIABLE
 
 
+@pytest.mark.local_model
 async def test_local_vectors_are_normalized(local_embedder: LocalEmbedder) -> None:
     vectors = await local_embedder.embed(["Reset your password.", "The cat sleeps."])
 
@@ -43,6 +45,7 @@ async def test_local_vectors_are_normalized(local_embedder: LocalEmbedder) -> No
     assert math.sqrt(sum(value * value for value in vectors[0])) == pytest.approx(1.0, abs=1e-4)
 
 
+@pytest.mark.local_model
 async def test_local_similar_texts_are_closer(local_embedder: LocalEmbedder) -> None:
     password, login, weather = await local_embedder.embed(
         ["How do I reset my password?", "I cannot log in to my account.", "It will rain tomorrow."]
@@ -51,10 +54,12 @@ async def test_local_similar_texts_are_closer(local_embedder: LocalEmbedder) -> 
     assert cosine(password, login) > cosine(password, weather)
 
 
+@pytest.mark.local_model
 async def test_local_empty_input_returns_empty(local_embedder: LocalEmbedder) -> None:
     assert await local_embedder.embed([]) == []
 
 
+@pytest.mark.local_model
 def test_local_model_loaded_once() -> None:
     assert _load_local_model() is _load_local_model()
 
@@ -107,7 +112,7 @@ def test_openai_missing_key_names_variable(monkeypatch: pytest.MonkeyPatch) -> N
 async def test_openai_embeds_in_order_and_batches(fake_openai: tuple[FakeOpenAI, str], api_key: str) -> None:
     fake, base_url = fake_openai
     config = EmbedderConfig(
-        provider="openai_compatible", model="fake-embed", base_url=base_url, api_key_env=api_key, batch_size=2
+        provider="openai_compatible", model="fake-embed", base_url=HttpUrl(base_url), api_key_env=api_key, batch_size=2
     )
     embedder = OpenAIEmbedder(config)
     texts = ["alpha", "beta", "gamma", "delta", "epsilon"]
@@ -121,7 +126,9 @@ async def test_openai_embeds_in_order_and_batches(fake_openai: tuple[FakeOpenAI,
 
 async def test_openai_dimension_mismatch_raises(fake_openai: tuple[FakeOpenAI, str], api_key: str) -> None:
     _, base_url = fake_openai
-    config = EmbedderConfig(provider="openai_compatible", base_url=base_url, api_key_env=api_key, dimension=1536)
+    config = EmbedderConfig(
+        provider="openai_compatible", base_url=HttpUrl(base_url), api_key_env=api_key, dimension=1536
+    )
 
     with pytest.raises(UpstreamError) as caught:
         await OpenAIEmbedder(config).embed(["alpha"])
@@ -132,7 +139,7 @@ async def test_openai_dimension_mismatch_raises(fake_openai: tuple[FakeOpenAI, s
 
 async def test_openai_connection_error_is_upstream(api_key: str) -> None:
     config = EmbedderConfig(
-        provider="openai_compatible", base_url=f"http://127.0.0.1:{free_port()}/v1", api_key_env=api_key
+        provider="openai_compatible", base_url=HttpUrl(f"http://127.0.0.1:{free_port()}/v1"), api_key_env=api_key
     )
 
     with pytest.raises(UpstreamError) as caught:
@@ -143,7 +150,7 @@ async def test_openai_connection_error_is_upstream(api_key: str) -> None:
 
 async def test_openai_http_error_is_upstream(fake_openai: tuple[FakeOpenAI, str], api_key: str) -> None:
     _, base_url = fake_openai
-    config = EmbedderConfig(provider="openai_compatible", base_url=f"{base_url}/missing", api_key_env=api_key)
+    config = EmbedderConfig(provider="openai_compatible", base_url=HttpUrl(f"{base_url}/missing"), api_key_env=api_key)
 
     with pytest.raises(UpstreamError) as caught:
         await OpenAIEmbedder(config).embed(["alpha"])

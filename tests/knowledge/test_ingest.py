@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from agentkeel.config.agents import EmbedderConfig, KnowledgeBaseConfig
-from agentkeel.errors import InvalidInputError
+from agentkeel.errors import InvalidInputError, NotFoundError
 from agentkeel.knowledge import (
     EmbedderMismatchError,
     SourceDocument,
@@ -295,3 +295,12 @@ async def test_knowledge_base_row_created_once(
         )
     assert first == second
     assert count == 1
+
+
+async def test_unknown_tenant_raises_not_found(
+    database: Database, kb: KnowledgeBaseConfig, embedder: BagOfWordsTestEmbedder
+) -> None:
+    with pytest.raises(NotFoundError) as caught:
+        await ensure_knowledge_base(database.engine, "t-never-created", kb, embedder)
+
+    assert "t-never-created" in caught.value.message

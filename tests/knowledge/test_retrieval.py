@@ -72,6 +72,7 @@ async def insert_random_chunks(
         await connection.execute(insert(schema.chunks), rows)
 
 
+@pytest.mark.local_model
 async def test_exact_keyword_match_ranks_first(
     database: Database, tenant: str, kb: KnowledgeBaseConfig, local_embedder: LocalEmbedder
 ) -> None:
@@ -84,6 +85,7 @@ async def test_exact_keyword_match_ranks_first(
     assert all(result.text_rank is None for result in results[1:])
 
 
+@pytest.mark.local_model
 async def test_semantic_match_without_shared_words(
     database: Database, tenant: str, kb: KnowledgeBaseConfig, local_embedder: LocalEmbedder
 ) -> None:
@@ -166,17 +168,8 @@ async def test_small_tenant_share_still_returns_k(
     await insert_random_chunks(database, tenant, big_id, 2000, generator)
     await insert_random_chunks(database, other_tenant, small_id, 8, generator)
     query_vector = random_unit_vector(generator)
-    search = {
-        "tenant_id": other_tenant,
-        "knowledge_base_id": small_id,
-        "dimension": 384,
-        "query_text": "nothing matches this",
-        "query_vector": query_vector,
-        "k": 5,
-    }
 
     via_api = await retrieve(database.engine, other_tenant, kb, embedder, "bulk", k=5)
-    assert len(via_api) == 5
 
     async with database.engine.connect() as connection:
         transaction = await connection.begin()
@@ -184,7 +177,15 @@ async def test_small_tenant_share_still_returns_k(
         # take the HNSW index, whose first ef_search neighbors mostly belong to the other tenant.
         await connection.execute(text("DROP INDEX chunks_scope"))
         await connection.execute(text("SET LOCAL enable_seqscan = off"))
-        results = await hybrid_search(connection, **search)
+        results = await hybrid_search(
+            connection,
+            tenant_id=other_tenant,
+            knowledge_base_id=small_id,
+            dimension=384,
+            query_text="nothing matches this",
+            query_vector=query_vector,
+            k=5,
+        )
         parameters = {
             "tenant_id": other_tenant,
             "knowledge_base_id": small_id,
@@ -199,12 +200,14 @@ async def test_small_tenant_share_still_returns_k(
         without_iterative_scan = (await connection.execute(hybrid_query(384), parameters)).all()
         await transaction.rollback()
 
+    assert len(via_api) == 5
     assert "chunks_embedding_hnsw_384" in plan
     assert len(results) == 5
     assert {result.source for result in results} == {f"bulk-{other_tenant}"}
     assert len(without_iterative_scan) < 5
 
 
+@pytest.mark.local_model
 async def test_python_reference_answers_with_statement(
     database: Database, tenant: str, local_embedder: LocalEmbedder
 ) -> None:

@@ -100,9 +100,12 @@ async def test_sigterm_flushes_traces(database: Database, tmp_path: Path) -> Non
         "KEEL_TRACE_FLUSH_INTERVAL_S": "60",  # only the shutdown flush can write these traces
         "KEEL_TRACE_BATCH_SIZE": "1000",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "agentkeel.cli", "serve"], env=env, cwd=tmp_path,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    server = subprocess.Popen(  # noqa: ASYNC220 - starting the process does not wait for it
+        [sys.executable, "-m", "agentkeel.cli", "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         base = f"http://127.0.0.1:{port}"

@@ -72,7 +72,7 @@ TurnEvent = TurnStarted | AnswerDelta | ToolActivity | TurnDone
 
 @dataclass
 class _TurnState:
-    """What the turn has produced so far; read when it ends, however it ends."""
+    """Output of the turn so far, read when the turn ends, however it ends."""
 
     offered: list[RetrievedChunk] = field(default_factory=list)
     answer_parts: list[str] = field(default_factory=list)

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from agentkeel.config.agents import KnowledgeBaseConfig
-from agentkeel.errors import InvalidInputError
+from agentkeel.errors import InvalidInputError, NotFoundError
 from agentkeel.knowledge.embedders import Embedder
 from agentkeel.knowledge.errors import EmbedderMismatchError
 from agentkeel.store import schema
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 MIGRATED_INDEX_DIMENSIONS = frozenset({384})
 # pgvector 0.8 builds HNSW indexes on `vector` columns of at most 2,000 dimensions.
 MAX_HNSW_DIMENSION = 2000
-# Takes pg_advisory_xact_lock(key, dimension) so that concurrent processes create an index once.
+# Key for pg_advisory_xact_lock(key, dimension), so that concurrent processes create each index once.
 INDEX_LOCK_KEY = 0x6B65656C  # "keel" in ASCII
 
 _indexed_dimensions: set[int] = set(MIGRATED_INDEX_DIMENSIONS)
@@ -75,19 +76,28 @@ async def ensure_knowledge_base(
     """
     validate_dimension(embedder.dimension)
     table = schema.knowledge_bases
-    async with engine.begin() as connection:
-        await connection.execute(
-            insert(table)
-            .values(
-                id=uuid.uuid4(),
-                tenant_id=tenant_id,
-                name=kb.name,
-                embedding_model=embedder.model,
-                embedding_dim=embedder.dimension,
-            )
-            .on_conflict_do_nothing(index_elements=[table.c.tenant_id, table.c.name])
+    statement = (
+        insert(table)
+        .values(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            name=kb.name,
+            embedding_model=embedder.model,
+            embedding_dim=embedder.dimension,
         )
-        row = await find_knowledge_base(connection, tenant_id, kb.name)
+        .on_conflict_do_nothing(index_elements=[table.c.tenant_id, table.c.name])
+    )
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(statement)
+            row = await find_knowledge_base(connection, tenant_id, kb.name)
+    except IntegrityError as exc:
+        # The only foreign key on knowledge_bases references tenants.
+        raise NotFoundError(
+            f"Tenant {tenant_id!r} not found, so knowledge base {kb.name!r} cannot be created. "
+            "Create the tenant first.",
+            field="tenant_id",
+        ) from exc
     if row is None:
         raise RuntimeError(f"knowledge base {kb.name!r} of tenant {tenant_id!r} is missing right after its insert")
     check_embedder(row, embedder)
@@ -127,8 +137,8 @@ async def ensure_vector_index(engine: AsyncEngine, dimension: int) -> None:
         await connection.execute(
             text("SELECT pg_advisory_xact_lock(:key, :dimension)"), {"key": INDEX_LOCK_KEY, "dimension": dimension}
         )
-        # NOTE: a plain CREATE INDEX blocks writes to `chunks` while it scans the table. That happens
-        # once per new dimension; CONCURRENTLY would avoid it but cannot run inside a transaction.
+        # NOTE: a plain CREATE INDEX blocks writes to `chunks` while it scans the table, once per new
+        # dimension. CREATE INDEX CONCURRENTLY would not block, but it cannot run inside a transaction.
         await connection.execute(
             text(
                 f"CREATE INDEX IF NOT EXISTS {name} ON chunks "

@@ -123,7 +123,7 @@ async def delete_document(engine: AsyncEngine, tenant_id: str, kb_name: str, sou
 
 
 async def delete_missing(engine: AsyncEngine, tenant_id: str, kb_name: str, root: Path) -> list[str]:
-    """Delete documents whose source is a file under `root` that no longer exists; return their sources."""
+    """Delete documents whose source is a file under `root` that no longer exists, and return their sources."""
     documents = schema.documents
     root = await anyio.to_thread.run_sync(root.resolve)
     async with engine.connect() as connection:

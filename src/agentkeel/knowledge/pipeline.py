@@ -191,7 +191,7 @@ class _Run:
             size_bytes=len(content.data),
             chunk_count=len(chunks),
         )
-        # xmax is 0 only on a freshly inserted row version, which tells an insert from an update.
+        # xmax is 0 only on a freshly inserted row version, so `inserted` is false after an update.
         statement = upsert.on_conflict_do_update(
             index_elements=[documents.c.knowledge_base_id, documents.c.source],
             set_={

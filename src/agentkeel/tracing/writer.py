@@ -115,8 +115,8 @@ class TraceWriter:
         try:
             await self._insert(batch)
         except IntegrityError:
-            # A session deleted while its traces were queued takes its traces with it (the foreign
-            # key refuses them); write the rest one by one so one late trace does not sink the batch.
+            # The foreign key rejects a trace whose session was deleted while it was queued. Write
+            # the batch one by one instead, so one late trace does not sink the others.
             for record in batch:
                 try:
                     await self._insert([record])
