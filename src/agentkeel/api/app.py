@@ -16,11 +16,18 @@ from agentkeel.api.auth import CachedAuthenticator
 from agentkeel.api.errors import install_error_handlers
 from agentkeel.api.metrics import AccessLogMiddleware, Metrics
 from agentkeel.config import KeelConfig, Settings, load_config
+from agentkeel.gateway import LocalProvider, cached_providers
 from agentkeel.security import DEFAULT_TENANT, ensure_tenant
 from agentkeel.store import Database, open_database
 from agentkeel.tracing import TraceWriter
 
 logger = logging.getLogger("agentkeel.api")
+
+
+def close_local_providers() -> None:
+    for provider in cached_providers():
+        if isinstance(provider, LocalProvider):
+            provider.close()
 
 
 def create_app(settings: Settings, config: KeelConfig | None = None, database: Database | None = None) -> FastAPI:
@@ -57,6 +64,7 @@ def create_app(settings: Settings, config: KeelConfig | None = None, database: D
             # Drain the trace queue before the database goes away, so no finished turn loses spans.
             await traces.stop()
             await runtime.close()
+            close_local_providers()
             if database is None:
                 await db.close()
             logger.info("keel stopped")

@@ -92,8 +92,9 @@ def _send(console: Console, client: httpx.Client, session_id: str, text: str) ->
                 usage = data.get("usage", {})
                 console.print(
                     f"  [dim]{data.get('model')} · {usage.get('input_tokens')} in / {usage.get('output_tokens')} out"
-                    f" · {data.get('latency_ms', 0) / 1000:.1f} s · trace {data.get('trace_id')}[/dim]"
+                    f" · {data.get('latency_ms', 0) / 1000:.1f} s[/dim]"
                 )
+                console.print(f"  [dim]trace {data.get('trace_id')}[/dim]")
     return True
 
 

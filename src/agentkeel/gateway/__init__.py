@@ -10,7 +10,7 @@ from agentkeel.gateway.factory import (
     clear_provider_cache,
     resolve_provider_kind,
 )
-from agentkeel.gateway.pricing import cost_of
+from agentkeel.gateway.pricing import cost_of, format_usd
 from agentkeel.gateway.providers.local import LocalProvider
 from agentkeel.gateway.providers.openai_compatible import OpenAICompatibleProvider
 from agentkeel.gateway.types import (
@@ -41,5 +41,6 @@ __all__ = [
     "clear_provider_cache",
     "complete",
     "cost_of",
+    "format_usd",
     "resolve_provider_kind",
 ]

