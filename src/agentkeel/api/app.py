@@ -16,8 +16,9 @@ from agentkeel.api.auth import CachedAuthenticator
 from agentkeel.api.errors import install_error_handlers
 from agentkeel.api.metrics import AccessLogMiddleware, Metrics
 from agentkeel.config import KeelConfig, Settings, load_config
+from agentkeel.errors import ConfigurationError
 from agentkeel.gateway import LocalProvider, cached_providers
-from agentkeel.security import DEFAULT_TENANT, ensure_tenant
+from agentkeel.security import DEFAULT_TENANT, count_active_keys, ensure_tenant
 from agentkeel.store import Database, open_database
 from agentkeel.tracing import TraceWriter
 
@@ -38,6 +39,13 @@ def create_app(settings: Settings, config: KeelConfig | None = None, database: D
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = database or await open_database(settings.database_url, settings.data_dir)
+        if settings.env == "prod" and await count_active_keys(db.engine) == 0:
+            if database is None:
+                await db.close()
+            raise ConfigurationError(
+                "KEEL_ENV=prod requires API keys, and the database has no active key. "
+                "Create one with `keel keys create --tenant NAME`, then start again."
+            )
         traces = TraceWriter(
             db.engine,
             batch_size=settings.trace_batch_size,

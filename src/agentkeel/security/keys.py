@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -80,6 +80,14 @@ async def revoke_api_key(engine: AsyncEngine, key_id: uuid.UUID) -> None:
         )
     if result.rowcount == 0:
         raise NotFoundError(f"No active API key with id {key_id}.", field="key_id")
+
+
+async def count_active_keys(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        value = await connection.scalar(
+            select(func.count()).select_from(schema.api_keys).where(schema.api_keys.c.revoked_at.is_(None))
+        )
+    return int(value or 0)
 
 
 async def authenticate(engine: AsyncEngine, key: str) -> Principal:
