@@ -218,3 +218,12 @@ async def test_python_reference_answers_with_statement(
 
     assert report.added == 30
     assert any("context expression" in result.content for result in results)
+
+
+async def test_query_text_is_not_search_syntax(
+    database: Database, tenant: str, kb: KnowledgeBaseConfig, embedder: BagOfWordsTestEmbedder
+) -> None:
+    await ingest_texts(database.engine, tenant, kb, embedder, SUPPORT_DOCUMENTS)
+    for query in ("generator " + "-" * 40 + " function", '"unbalanced quote', "refunds OR -card", "!!! & | :*"):
+        results = await retrieve(database.engine, tenant, kb, embedder, query, k=2)
+        assert len(results) == 2, query

@@ -110,7 +110,7 @@ async def hybrid_search(
     # SET takes no bind parameters, so the values are formatted in. Both are ints computed above.
     await connection.execute(text("SET LOCAL hnsw.iterative_scan = 'relaxed_order'"))
     await connection.execute(text(f"SET LOCAL hnsw.ef_search = {ef_search}"))
-    # NOTE: websearch_to_tsquery joins the query's words with AND, so a long natural-language question
+    # NOTE: plainto_tsquery joins the query's words with AND, so a long natural-language question
     # often matches no chunk on the text side, and the vector side alone ranks the results.
     # NOTE: pgvector stops an iterative scan after hnsw.max_scan_tuples (20,000 by default) visited
     # tuples, so a tenant holding a very small share of a large table can still get fewer results.
@@ -176,7 +176,9 @@ vector_hits AS (
 ),
 matched AS (
     SELECT id, ts_rank_cd(tsv, query) AS text_score
-    FROM chunks, websearch_to_tsquery('english', :query_text) AS query
+    -- plainto_tsquery, not websearch_to_tsquery: user text is not search syntax, and PostgreSQL 18's
+    -- websearch_to_tsquery fails with "tsquery stack too small" on a run of 32 or more '-'.
+    FROM chunks, plainto_tsquery('english', :query_text) AS query
     WHERE tenant_id = :tenant_id
       AND knowledge_base_id = :knowledge_base_id
       AND tsv @@ query

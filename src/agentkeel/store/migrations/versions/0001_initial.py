@@ -167,6 +167,8 @@ CREATE TABLE traces (
 CREATE INDEX traces_tenant_started ON traces (tenant_id, started_at DESC);
 CREATE INDEX traces_session ON traces (session_id);
 
+-- NOTE: spans is one unpartitioned table and nothing expires it yet; day partitions with per-tenant
+-- retention are still to be built.
 CREATE TABLE spans (
     id uuid PRIMARY KEY,
     trace_id uuid NOT NULL REFERENCES traces (id) ON DELETE CASCADE,
