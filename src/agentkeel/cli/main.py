@@ -60,31 +60,42 @@ def _root() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind; overrides KEEL_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port; overrides KEEL_PORT.")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes sharing the port; each runs its own event loop.")
+    ] = 1,
 ) -> None:
     """Serve the HTTP API. With no KEEL_DATABASE_URL, starts the embedded PostgreSQL under KEEL_DATA_DIR."""
+    import os
+
     import uvicorn
 
     from agentkeel.api import create_app
 
+    # Workers are new processes that read their settings from the environment, so overrides go there.
+    if host is not None:
+        os.environ["KEEL_HOST"] = host
+    if port is not None:
+        os.environ["KEEL_PORT"] = str(port)
+    get_settings.cache_clear()
     settings = get_settings()
-    updates = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    if updates:
-        settings = settings.model_copy(update=updates)
+    # uvicorn turns SIGTERM and SIGINT into a graceful shutdown, which runs the app's lifespan exit
+    # and so drains the trace queue before the process ends.
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": 30,
+    }
     try:
-        application = create_app(settings)
+        settings.check_startable()
+        if workers == 1:
+            uvicorn.run(create_app(settings), **options)
+        else:
+            uvicorn.run("agentkeel.api.server:app_from_environment", factory=True, workers=workers, **options)
     except KeelError as exc:
         err_console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
-    # uvicorn turns SIGTERM and SIGINT into a graceful shutdown, which runs the app's lifespan exit
-    # and so drains the trace queue before the process ends.
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=30,
-    )
 
 
 @app.command()

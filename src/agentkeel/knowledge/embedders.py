@@ -5,14 +5,16 @@ Both sit behind the `Embedder` protocol, and `build_embedder` picks one from an 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
 import threading
+import weakref
 from typing import Any, Protocol, runtime_checkable
 
 import anyio.to_thread
-import openai
+import httpx
 
 from agentkeel.config.agents import EmbedderConfig
 from agentkeel.errors import ConfigurationError, UpstreamError, UpstreamTimeoutError
@@ -23,6 +25,7 @@ LOCAL_MODEL = "all-MiniLM-L6-v2"
 LOCAL_MODEL_ALIASES = frozenset({LOCAL_MODEL, f"sentence-transformers/{LOCAL_MODEL}"})
 LOCAL_DIMENSION = 384
 OPENAI_TIMEOUT_S = 60.0
+DEFAULT_OPENAI_URL = "https://api.openai.com/v1"
 
 _local_models: dict[str, Any] = {}
 _local_models_lock = threading.Lock()
@@ -93,10 +96,12 @@ def _load_local_model() -> Any:
 
 
 class OpenAIEmbedder:
-    """An OpenAI-compatible `/embeddings` endpoint through the official `openai` client.
+    """An OpenAI-compatible `/embeddings` endpoint, called with httpx.
 
-    The client does not retry, so one failed request raises at once as `UpstreamError` (or
-    `UpstreamTimeoutError`), chained from the `openai` error.
+    httpx rather than the official `openai` client for the same reason as the chat provider in
+    `agentkeel.gateway`: the client's per-request parsing cost more CPU than the rest of a turn. There
+    is no retry, so one failed request raises at once as `UpstreamError` (or `UpstreamTimeoutError`),
+    chained from the httpx error.
     """
 
     def __init__(self, config: EmbedderConfig) -> None:
@@ -111,10 +116,20 @@ class OpenAIEmbedder:
         self.model = config.model
         self.dimension = config.dimension
         self.batch_size = config.batch_size
-        self.base_url = str(config.base_url) if config.base_url is not None else None
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=self.base_url, max_retries=0, timeout=OPENAI_TIMEOUT_S
+        self.base_url = str(config.base_url).rstrip("/") if config.base_url is not None else DEFAULT_OPENAI_URL
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        # One client per event loop, because an httpx connection pool belongs to the loop that made it.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
         )
+
+    def _client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(headers=self._headers, timeout=OPENAI_TIMEOUT_S)
+            self._clients[loop] = client
+        return client
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
@@ -123,42 +138,58 @@ class OpenAIEmbedder:
         return vectors
 
     async def _embed_batch(self, texts: list[str]) -> list[list[float]]:
-        endpoint = self.base_url or "the OpenAI API"
+        endpoint = self.base_url
+        body = {"model": self.model, "input": texts, "encoding_format": "float"}
         try:
-            response = await self._client.embeddings.create(model=self.model, input=texts, encoding_format="float")
-        except openai.APITimeoutError as exc:
+            response = await self._client().post(f"{self.base_url}/embeddings", json=body)
+        except httpx.TimeoutException as exc:
             raise UpstreamTimeoutError(
                 f"Embedding request to {endpoint} for model {self.model!r} timed out after {OPENAI_TIMEOUT_S:g} s.",
                 provider="openai_compatible",
             ) from exc
-        except openai.APIStatusError as exc:
+        except httpx.HTTPError as exc:
+            raise UpstreamError(
+                f"Embedding request to {endpoint} for model {self.model!r} failed: {type(exc).__name__}: {exc}",
+                provider="openai_compatible",
+            ) from exc
+        if response.status_code >= 400:
             raise UpstreamError(
                 f"Embedding request to {endpoint} for model {self.model!r} failed with HTTP "
-                f"{exc.status_code}: {exc.message}",
+                f"{response.status_code}: {_error_message(response)}",
                 provider="openai_compatible",
-                status=exc.status_code,
-            ) from exc
-        except openai.APIError as exc:
+                status=response.status_code,
+            )
+        try:
+            items = sorted(response.json()["data"], key=lambda item: item["index"])
+            vectors = [item["embedding"] for item in items]
+        except (ValueError, KeyError, TypeError) as exc:
             raise UpstreamError(
-                f"Embedding request to {endpoint} for model {self.model!r} failed: {exc.message}",
+                f"Embedding endpoint {endpoint} returned a body that is not an embeddings list: "
+                f"{response.text[:200]!r}",
                 provider="openai_compatible",
             ) from exc
-
-        items = sorted(response.data, key=lambda item: item.index)
-        if len(items) != len(texts):
+        if len(vectors) != len(texts):
             raise UpstreamError(
-                f"Embedding endpoint {endpoint} returned {len(items)} vectors for {len(texts)} texts.",
+                f"Embedding endpoint {endpoint} returned {len(vectors)} vectors for {len(texts)} texts.",
                 provider="openai_compatible",
             )
-        for item in items:
-            if len(item.embedding) != self.dimension:
+        for vector in vectors:
+            if len(vector) != self.dimension:
                 raise UpstreamError(
                     f"Embedding model {self.model!r} at {endpoint} returned vectors of "
-                    f"{len(item.embedding)} dimensions, but the knowledge base's embedder.dimension is "
-                    f"{self.dimension}. Set embedder.dimension to {len(item.embedding)} in keel.yaml.",
+                    f"{len(vector)} dimensions, but the knowledge base's embedder.dimension is "
+                    f"{self.dimension}. Set embedder.dimension to {len(vector)} in keel.yaml.",
                     provider="openai_compatible",
                 )
-        return [list(item.embedding) for item in items]
+        return [[float(value) for value in vector] for vector in vectors]
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        error = response.json().get("error") or {}
+        return str(error.get("message") if isinstance(error, dict) else error)
+    except (ValueError, AttributeError):
+        return response.text[:300]
 
 
 @functools.cache

@@ -1,12 +1,23 @@
-"""Any endpoint that speaks OpenAI chat completions: OpenAI itself, orq.ai, vLLM, Ollama, LiteLLM."""
+"""Any endpoint that speaks OpenAI chat completions: OpenAI itself, orq.ai, vLLM, Ollama, LiteLLM.
+
+This provider talks HTTP through httpx and parses the SSE stream itself instead of using the official
+`openai` client. On the turn benchmark (docs/benchmarks.md) the client took about 40% of Keel's CPU
+per turn: it builds a pydantic model for every stream chunk and walks every prompt message to
+transform request parameters. The wire format is small and stable, and the tests drive it against a
+fake server that speaks it, SSE included. There are no retries here because the router is the only
+retry layer.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import weakref
 from collections.abc import AsyncGenerator
 from typing import Any
 
-import openai
+import httpx
 
 from agentkeel.errors import UpstreamError, UpstreamTimeoutError
 from agentkeel.gateway.pricing import cost_of
@@ -14,83 +25,168 @@ from agentkeel.gateway.types import ChatRequest, ChatResult, StreamEvent, TextDe
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+CONNECT_TIMEOUT_S = 10.0
+
 
 class OpenAICompatibleProvider:
-    """Streams chat completions through the official `openai` client with its retries turned off,
-    because the gateway's router is the only retry layer."""
+    """Stream chat completions from `base_url` (which includes the `/v1` part)."""
 
     name = "openai_compatible"
     supports_tools = True
 
     def __init__(self, *, api_key: str, base_url: str | None = None, timeout_s: float = 60.0) -> None:
-        self.base_url = base_url
-        self._client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s)
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "text/event-stream"}
+        self._timeout_s = timeout_s
+        # One client per event loop, because an httpx connection pool belongs to the loop that made it.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(
+                headers=self._headers,
+                limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
+            )
+            self._clients[loop] = client
+        return client
+
+    async def aclose(self) -> None:
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        kwargs: dict[str, Any] = {
+        body: dict[str, Any] = {
             "model": request.model,
             "messages": request.messages,
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
             "stream": True,
             "stream_options": {"include_usage": True},
-            "timeout": request.timeout_s,
         }
         if request.tools:
-            kwargs["tools"] = request.tools
-
-        content: list[str] = []
-        calls: dict[int, dict[str, str]] = {}
-        finish_reason: str | None = None
-        usage: Usage | None = None
-        model = request.model
+            body["tools"] = request.tools
+        timeout = httpx.Timeout(request.timeout_s, connect=min(CONNECT_TIMEOUT_S, request.timeout_s))
+        state = _StreamState(model=request.model)
         try:
-            stream = await self._client.chat.completions.create(**kwargs)
-        except openai.APIError as exc:
-            raise _translate(exc, self.base_url) from exc
-        try:
-            async for chunk in stream:
-                model = chunk.model or model
-                if chunk.usage is not None:
-                    usage = Usage(
-                        input_tokens=chunk.usage.prompt_tokens,
-                        output_tokens=chunk.usage.completion_tokens,
-                        cost_usd=cost_of(self.name, model, chunk.usage.prompt_tokens, chunk.usage.completion_tokens),
-                    )
-                for choice in chunk.choices:
-                    delta = choice.delta
-                    if delta.content:
-                        content.append(delta.content)
-                        yield TextDelta(delta.content)
-                    for call_delta in delta.tool_calls or []:
-                        slot = calls.setdefault(call_delta.index, {"id": "", "name": "", "arguments": ""})
-                        if call_delta.id:
-                            slot["id"] = call_delta.id
-                        if call_delta.function is not None:
-                            slot["name"] += call_delta.function.name or ""
-                            slot["arguments"] += call_delta.function.arguments or ""
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
-        except openai.APIError as exc:
-            raise _translate(exc, self.base_url) from exc
-        finally:
-            await stream.close()
+            async with self._client().stream(
+                "POST", f"{self.base_url}/chat/completions", json=body, timeout=timeout
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _status_error(response, self.base_url)
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue  # blank separators, comments (":") and event names
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    text = state.consume(_parse_chunk(data, self.base_url))
+                    if text:
+                        yield TextDelta(text)
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeoutError(
+                f"The model provider at {self.base_url} timed out after {request.timeout_s:g} s.",
+                provider=self.name,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError(
+                f"The model provider at {self.base_url} failed: {type(exc).__name__}: {exc}", provider=self.name
+            ) from exc
+        yield state.result(self.name, request)
 
-        if usage is None:
+
+class _StreamState:
+    """Content, tool calls, finish reason and usage assembled from stream chunks."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.content: list[str] = []
+        self.calls: dict[int, dict[str, str]] = {}
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = None
+
+    def consume(self, chunk: dict[str, Any]) -> str:
+        """Fold one chunk in and return its new text ('' when it has none)."""
+        self.model = chunk.get("model") or self.model
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        text = ""
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            piece = delta.get("content")
+            if piece:
+                text += piece
+            for call in delta.get("tool_calls") or ():
+                slot = self.calls.setdefault(int(call.get("index", 0)), {"id": "", "name": "", "arguments": ""})
+                if call.get("id"):
+                    slot["id"] = call["id"]
+                function = call.get("function") or {}
+                slot["name"] += function.get("name") or ""
+                slot["arguments"] += function.get("arguments") or ""
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        if text:
+            self.content.append(text)
+        return text
+
+    def result(self, provider: str, request: ChatRequest) -> ChatResult:
+        text = "".join(self.content)
+        if self.usage is not None:
+            input_tokens = int(self.usage.get("prompt_tokens") or 0)
+            output_tokens = int(self.usage.get("completion_tokens") or 0)
+            usage = Usage(input_tokens, output_tokens, cost_of(provider, self.model, input_tokens, output_tokens))
+        else:
             # Some OpenAI-compatible servers ignore stream_options; estimate so usage is never missing.
-            text = "".join(content)
-            usage = _estimate_usage(self.name, model, request, text)
-        yield ChatResult(
-            provider=self.name,
-            model=model,
-            content="".join(content),
+            usage = _estimate_usage(provider, self.model, request, text)
+        return ChatResult(
+            provider=provider,
+            model=self.model,
+            content=text,
             tool_calls=[
                 ToolCall(id=slot["id"] or f"call_{index}", name=slot["name"], arguments=slot["arguments"] or "{}")
-                for index, slot in sorted(calls.items())
+                for index, slot in sorted(self.calls.items())
             ],
-            finish_reason=finish_reason,
+            finish_reason=self.finish_reason,
             usage=usage,
         )
+
+
+def _parse_chunk(data: str, base_url: str) -> dict[str, Any]:
+    try:
+        chunk = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise UpstreamError(
+            f"The model provider at {base_url} sent a stream event that is not JSON: {data[:200]!r}",
+            provider="openai_compatible",
+        ) from exc
+    if not isinstance(chunk, dict):
+        raise UpstreamError(f"The model provider at {base_url} sent a non-object stream event.")
+    if "error" in chunk:
+        error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": chunk["error"]}
+        raise UpstreamError(
+            f"The model provider at {base_url} reported an error mid-stream: {error.get('message')}",
+            provider="openai_compatible",
+        )
+    return chunk
+
+
+def _status_error(response: httpx.Response, base_url: str) -> UpstreamError:
+    try:
+        error = response.json().get("error") or {}
+        message = error.get("message") if isinstance(error, dict) else str(error)
+    except (ValueError, AttributeError):
+        message = response.text[:300]
+    return UpstreamError(
+        f"The model provider at {base_url} answered HTTP {response.status_code}: {message}",
+        provider="openai_compatible",
+        upstream_status=response.status_code,
+    )
 
 
 def _estimate_usage(provider: str, model: str, request: ChatRequest, text: str) -> Usage:
@@ -98,16 +194,3 @@ def _estimate_usage(provider: str, model: str, request: ChatRequest, text: str) 
     # NOTE: about four characters per token for English text; only used when the server sends no usage.
     input_tokens, output_tokens = prompt_chars // 4 + 1, len(text) // 4 + (1 if text else 0)
     return Usage(input_tokens, output_tokens, cost_of(provider, model, input_tokens, output_tokens), estimated=True)
-
-
-def _translate(exc: openai.APIError, base_url: str | None) -> UpstreamError:
-    where = base_url or "api.openai.com"
-    if isinstance(exc, openai.APITimeoutError):
-        return UpstreamTimeoutError(f"The model provider at {where} timed out.", provider="openai_compatible")
-    if isinstance(exc, openai.APIStatusError):
-        return UpstreamError(
-            f"The model provider at {where} answered HTTP {exc.status_code}: {exc.message}",
-            provider="openai_compatible",
-            upstream_status=exc.status_code,
-        )
-    return UpstreamError(f"The model provider at {where} failed: {exc}", provider="openai_compatible")
