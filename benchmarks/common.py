@@ -32,12 +32,12 @@ class Machine:
     date: str
 
     def markdown(self) -> str:
-        one, five, fifteen = self.load_average
+        load_1, load_5, load_15 = self.load_average
         return (
             f"- Machine: {self.cpus} CPUs (`nproc`), {self.cpu_model}, {self.ram_gib:.0f} GiB RAM, "
             f"Python {self.python}, {platform.system()} {platform.release()}\n"
             f"- Date: {self.date}\n"
-            f"- Load average when the run started (1, 5, 15 min): {one:.2f}, {five:.2f}, {fifteen:.2f}. "
+            f"- Load average when the run started (1, 5, 15 min): {load_1:.2f}, {load_5:.2f}, {load_15:.2f}. "
             "The CPUs are shared with other work, which may have been running during the benchmark."
         )
 

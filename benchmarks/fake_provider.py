@@ -9,12 +9,12 @@ Embeddings are deterministic hashed vectors of 384 dimensions.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import uvicorn
-
 from tests.fakes.openai_server import FakeOpenAI, Reply
 
-# A support answer of about 60 words, so each streamed reply has a realistic number of SSE chunks.
+# A support answer of 58 words, so each streamed reply has about as many SSE chunks as a real one.
 ANSWER = (
     "Refunds are issued within 14 days of the return reaching our warehouse, and the money goes back "
     "to the card you paid with. Standard shipping takes 3 to 5 business days and express shipping "
@@ -26,7 +26,9 @@ ANSWER = (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True, help="TCP port on 127.0.0.1.")
-    parser.add_argument("--delay-s", type=float, default=0.2, help="Seconds every chat reply waits before its first byte.")
+    parser.add_argument(
+        "--delay-s", type=float, default=0.2, help="Seconds every chat reply waits before its first byte."
+    )
     args = parser.parse_args()
 
     fake = FakeOpenAI(default=Reply(content=ANSWER), fixed_delay_s=args.delay_s)
@@ -35,8 +37,8 @@ def main() -> None:
     uvicorn.run(fake.app(), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 
-class _DiscardingList(list):  # type: ignore[type-arg]
-    def append(self, item: object) -> None:
+class _DiscardingList(list[dict[str, Any]]):
+    def append(self, item: dict[str, Any]) -> None:
         pass
 
 

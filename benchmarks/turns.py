@@ -6,12 +6,15 @@ Three processes run on loopback: the fake OpenAI API (`benchmarks.fake_provider`
 `keel serve` with KEEL_ENV=prod (uvicorn with uvloop and httptools, JSON logs, API keys), and this
 load generator (httpx.AsyncClient). The embedded PostgreSQL runs under a temporary data directory.
 
-Each concurrent session is one task that posts turns to its own session one after another. A level
-warms up for `--warmup-s`, then measures for `--seconds`. Keel's overhead of a turn is the time the
-client observed minus the summed duration of the turn's `llm` spans, read from the `spans` table after
-the run. The `llm` span covers the provider call as Keel's OpenAI client sees it (request, the fake's
-delay, the streamed reply), so the overhead is everything else: HTTP, auth, session and turn rows,
-retrieval, prompt building, storing the answer and the client's own time.
+Each concurrent session is one task that runs conversations of `--turns-per-session` turns: it
+posts turns to its own session one after another, then opens a new session. A level warms up for
+`--warmup-s`, then measures for `--seconds`.
+
+Keel's overhead of a turn is the time the client observed minus the summed duration of the turn's
+`llm` spans, read from the `spans` table after the run. The `llm` span covers the provider call as
+Keel's OpenAI client sees it: the request, the fake's delay and the streamed reply. The overhead is
+everything else, such as HTTP, auth, session and turn rows, retrieval, prompt building, storing the
+answer and the client's own time.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ from benchmarks.common import (
 
 TENANT = "bench"
 KNOWLEDGE_BASE = "docs"
-# Topics of the Python reference ingested into the agents' knowledge base (a few hundred chunks).
+# Topics of the Python reference ingested into the agents' knowledge base (about 80 chunks).
 KNOWLEDGE_TOPICS = 20
 OVERHEAD_TARGET_MS = 20.0
 OVERHEAD_TARGET_SESSIONS = 16
@@ -92,10 +95,9 @@ class LevelResult:
     measure_end: float
     samples: list[TurnSample]
     peak_rss_bytes: int
-    keel_cpu_s: float
-    postgres_cpu_s: float
-    fake_cpu_s: float
-    client_cpu_s: float
+    # CPU seconds used during the measured window by "keel", "postgres", "fake", "client", and by every
+    # process on the machine ("machine").
+    cpu_s: dict[str, float]
 
 
 @dataclass
@@ -112,11 +114,12 @@ class LevelFigures:
     retrieval_ms: tuple[float, float, float]
     missing_spans: int
     peak_rss_mib: float
+    keel_cpu_ms_per_turn: float
     cpu_percent: dict[str, float] = field(default_factory=dict)
 
 
 class ProcessSampler:
-    """Sample the Keel process's RSS every 100 ms in a thread, and CPU times on demand."""
+    """Sample the RSS of the Keel processes every 100 ms in a thread, and CPU times on demand."""
 
     def __init__(self, keel: psutil.Process, fake: psutil.Process, postmaster_pid: int | None) -> None:
         self.keel = keel
@@ -133,34 +136,55 @@ class ProcessSampler:
         self._stop.set()
         self._thread.join(timeout=5)
 
+    def keel_processes(self) -> list[psutil.Process]:
+        """The `keel serve` process and, with --workers, its uvicorn worker processes."""
+        try:
+            return [self.keel, *self.keel.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def keel_rss(self) -> int:
+        total = 0
+        for process in self.keel_processes():
+            try:
+                total += process.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        return total
+
     def reset_peak(self) -> None:
-        self.peak_rss = self.keel.memory_info().rss
+        self.peak_rss = self.keel_rss()
 
     def _run(self) -> None:
         while not self._stop.wait(0.1):
-            try:
-                self.peak_rss = max(self.peak_rss, self.keel.memory_info().rss)
-            except psutil.NoSuchProcess:
-                return
+            self.peak_rss = max(self.peak_rss, self.keel_rss())
 
     def cpu_seconds(self) -> dict[str, float]:
-        """Return CPU seconds (user + system) used so far by each process group."""
+        """Return CPU seconds (user + system) used so far by each process group and by the whole machine."""
+        machine = psutil.cpu_times()
         return {
-            "keel": _cpu(self.keel),
+            "keel": sum(_cpu(process) for process in self.keel_processes()),
             "fake": _cpu(self.fake),
             "postgres": self._postgres_cpu(),
             "client": _cpu(psutil.Process()),
+            "machine": machine.user + machine.nice + machine.system + machine.irq + machine.softirq + machine.steal,
         }
 
     def _postgres_cpu(self) -> float:
-        # Pooled connections keep their backends alive, so summing the live backends covers the run.
+        """Return the CPU seconds of the postmaster, its live backends, and the backends it has reaped.
+
+        The engine closes overflow connections when they return to a full pool, so backends exit during
+        a run. The kernel adds an exited backend's time to the postmaster's children times once it is reaped.
+        """
         if self.postmaster_pid is None:
             return float("nan")
         try:
             postmaster = psutil.Process(self.postmaster_pid)
-            return _cpu(postmaster) + sum(_cpu(child) for child in postmaster.children(recursive=True))
+            reaped = postmaster.cpu_times()
+            live = sum(_cpu(child) for child in postmaster.children(recursive=True))
         except psutil.NoSuchProcess:
             return float("nan")
+        return _cpu(postmaster) + reaped.children_user + reaped.children_system + live
 
 
 def _cpu(process: psutil.Process) -> float:
@@ -177,7 +201,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=20.0, help="Measured seconds per level.")
     parser.add_argument("--warmup-s", type=float, default=4.0, help="Unmeasured seconds before each level.")
     parser.add_argument(
-        "--max-turns", type=int, default=1000, help="Upper bound on turns per session and level, warm-up included."
+        "--turns-per-session",
+        type=int,
+        default=10,
+        help="Turns in one conversation; each concurrent worker then opens a new session.",
+    )
+    parser.add_argument(
+        "--max-turns", type=int, default=1000, help="Upper bound on turns per worker and level, warm-up included."
     )
     parser.add_argument("--delay-s", type=float, default=0.2, help="Seconds the fake provider waits per reply.")
     parser.add_argument(
@@ -186,6 +216,13 @@ def parse_args() -> argparse.Namespace:
         default="both",
         help="Run the agent with retrieval mode pre (fake embedder), off, or both one after another.",
     )
+    parser.add_argument(
+        "--py-spy-dir",
+        type=Path,
+        default=None,
+        help="Profile the Keel process with py-spy during each measured window and write raw stacks here.",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="Worker processes for `keel serve --workers`.")
     parser.add_argument("--no-write", action="store_true", help="Print the table only; leave docs/benchmarks.md alone.")
     return parser.parse_args()
 
@@ -246,21 +283,21 @@ def read_postmaster_pid(data_dir: Path) -> int | None:
 async def run_level(
     client: httpx.AsyncClient, sampler: ProcessSampler, mode: str, sessions: int, args: argparse.Namespace
 ) -> LevelResult:
-    session_ids = []
-    for _ in range(sessions):
-        response = await client.post("/v1/sessions", json={"agent": f"bench-{mode}"})
-        response.raise_for_status()
-        session_ids.append(response.json()["id"])
-
     samples: list[TurnSample] = []
     loop = asyncio.get_running_loop()
     measure_start = loop.time() + args.warmup_s
     measure_end = measure_start + args.seconds
 
-    async def session_loop(index: int, session_id: str) -> None:
+    async def worker(index: int) -> None:
+        """Run conversations of `--turns-per-session` turns, one after another, until the window ends."""
+        session_id = ""
         for turn in range(args.max_turns):
             if loop.time() >= measure_end:
                 return
+            if turn % args.turns_per_session == 0:
+                created = await client.post("/v1/sessions", json={"agent": f"bench-{mode}"})
+                created.raise_for_status()
+                session_id = created.json()["id"]
             question = QUESTIONS[(index + turn) % len(QUESTIONS)]
             started = loop.time()
             response = await client.post(f"/v1/sessions/{session_id}/messages", json={"content": question})
@@ -268,15 +305,17 @@ async def run_level(
             trace_id = response.json().get("trace_id") if response.status_code == 200 else None
             samples.append(TurnSample(mode, sessions, started, ended, response.status_code, trace_id))
 
-    warmup = asyncio.create_task(asyncio.sleep(args.warmup_s))
-    workers = [asyncio.create_task(session_loop(i, sid)) for i, sid in enumerate(session_ids)]
-    await warmup
+    workers = [asyncio.create_task(worker(i)) for i in range(sessions)]
+    await asyncio.sleep(args.warmup_s)
     sampler.reset_peak()
     cpu_before = sampler.cpu_seconds()
+    profiler = start_profiler(args, sampler.keel.pid, f"{mode}-{sessions}")
     await asyncio.sleep(max(0.0, measure_end - loop.time()))
     cpu_after = sampler.cpu_seconds()
     peak_rss = sampler.peak_rss
     await asyncio.gather(*workers)
+    if profiler is not None:
+        await asyncio.to_thread(profiler.wait, 60)
     used = {name: cpu_after[name] - cpu_before[name] for name in cpu_before}
     return LevelResult(
         mode=mode,
@@ -285,11 +324,61 @@ async def run_level(
         measure_end=measure_end,
         samples=samples,
         peak_rss_bytes=peak_rss,
-        keel_cpu_s=used["keel"],
-        postgres_cpu_s=used["postgres"],
-        fake_cpu_s=used["fake"],
-        client_cpu_s=used["client"],
+        cpu_s=used,
     )
+
+
+def start_profiler(args: argparse.Namespace, pid: int, name: str) -> subprocess.Popen[bytes] | None:
+    """Start py-spy on the Keel process for the measured window when `--py-spy-dir` is set."""
+    if args.py_spy_dir is None:
+        return None
+    args.py_spy_dir.mkdir(parents=True, exist_ok=True)
+    output = args.py_spy_dir / f"{name}.txt"
+    command = [
+        str(Path(sys.executable).parent / "py-spy"),
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(int(args.seconds)),
+        "--rate",
+        "100",
+        "--nonblocking",
+        "--format",
+        "raw",
+        "--output",
+        str(output),
+    ]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# Sample categories, tested in this order against every frame of a stack: a sample counts once, for the
+# first category any of its frames matches, so "openai" includes the JSON and pydantic work it calls.
+PROFILE_CATEGORIES = [
+    ("OpenAI SDK (request building, stream parsing)", ("openai/",)),
+    ("SQLAlchemy + asyncpg", ("sqlalchemy/", "asyncpg/")),
+    ("logging (structlog)", ("structlog/", "logging/__init__.py")),
+    ("token counting (knowledge.count_tokens)", ("count_tokens",)),
+    ("other agentkeel code", ("agentkeel/agent", "agentkeel/sessions", "agentkeel/tracing", "agentkeel/knowledge")),
+    ("FastAPI, Starlette, pydantic (request and response)", ("fastapi/", "starlette/", "pydantic")),
+    ("uvicorn, httptools, asyncio", ("uvicorn/", "asyncio/", "uvloop")),
+]
+
+
+def profile_breakdown(path: Path) -> list[tuple[str, float]]:
+    """Return (category, share of samples in %) for a py-spy raw profile, largest first."""
+    counts: dict[str, int] = defaultdict(int)
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, number = line.rpartition(" ")
+        if not stack or not number.isdigit():
+            continue
+        total += int(number)
+        category = next(
+            (name for name, needles in PROFILE_CATEGORIES if any(needle in stack for needle in needles)), "other"
+        )
+        counts[category] += int(number)
+    return sorted(((name, 100 * count / total) for name, count in counts.items()), key=lambda item: -item[1])
 
 
 async def read_span_durations(database: Database, trace_ids: list[str], expected: int) -> dict[str, dict[str, float]]:
@@ -348,13 +437,17 @@ def summarize(result: LevelResult, spans: dict[str, dict[str, float]], delay_s: 
         retrieval_ms=percentiles_ms(retrieval),
         missing_spans=missing,
         peak_rss_mib=result.peak_rss_bytes / 2**20,
-        cpu_percent={
-            "keel": 100 * result.keel_cpu_s / window,
-            "postgres": 100 * result.postgres_cpu_s / window,
-            "fake": 100 * result.fake_cpu_s / window,
-            "client": 100 * result.client_cpu_s / window,
-        },
+        keel_cpu_ms_per_turn=1000 * result.cpu_s["keel"] / completed if completed else float("nan"),
+        cpu_percent=cpu_percent(result.cpu_s, window),
     )
+
+
+def cpu_percent(cpu_s: dict[str, float], window_s: float) -> dict[str, float]:
+    """Return CPU % per process group (100 = one core busy); "other" is every process not in this benchmark."""
+    ours = ("keel", "postgres", "fake", "client")
+    percent = {name: 100 * cpu_s[name] / window_s for name in ours}
+    percent["other"] = max(0.0, 100 * (cpu_s["machine"] - sum(cpu_s[name] for name in ours)) / window_s)
+    return percent
 
 
 def triple(values: tuple[float, float, float]) -> str:
@@ -370,10 +463,11 @@ def render(figures: list[LevelFigures]) -> tuple[Table, str]:
         "turns/s",
         "total p50 / p95 / p99 ms",
         "overhead p50 / p95 / p99 ms",
-        "total − delay p95 ms",
+        "total - delay p95 ms",
         "llm span p50 ms",
         "retrieval span p50 / p95 ms",
-        "CPU % keel / postgres / fake / client",
+        "keel CPU ms / turn",
+        "CPU % keel / postgres / fake / client / other",
         "keel peak RSS MiB",
     ]
     table = Table(title="Turns against a fake provider")
@@ -381,8 +475,8 @@ def render(figures: list[LevelFigures]) -> tuple[Table, str]:
         table.add_column(header, justify="right")
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for f in figures:
-        retrieval = "–" if f.mode == "off" else f"{f.retrieval_ms[0]:.1f} / {f.retrieval_ms[1]:.1f}"
-        cpu = " / ".join(f"{f.cpu_percent[name]:.0f}" for name in ("keel", "postgres", "fake", "client"))
+        retrieval = "-" if f.mode == "off" else f"{f.retrieval_ms[0]:.1f} / {f.retrieval_ms[1]:.1f}"
+        cpu = " / ".join(f"{f.cpu_percent[name]:.0f}" for name in ("keel", "postgres", "fake", "client", "other"))
         row = [
             f.mode,
             str(f.sessions),
@@ -394,6 +488,7 @@ def render(figures: list[LevelFigures]) -> tuple[Table, str]:
             f"{f.overhead_vs_delay_ms[1]:.1f}",
             f"{f.llm_ms[0]:.1f}",
             retrieval,
+            f"{f.keel_cpu_ms_per_turn:.1f}",
             cpu,
             f"{f.peak_rss_mib:.0f}",
         ]
@@ -436,7 +531,15 @@ async def run(args: argparse.Namespace) -> list[LevelFigures]:
         os.environ["KEEL_OPENAI_API_KEY"] = "sk-bench"
 
         fake = start_process(
-            [sys.executable, "-m", "benchmarks.fake_provider", "--port", str(fake_port), "--delay-s", str(args.delay_s)],
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.fake_provider",
+                "--port",
+                str(fake_port),
+                "--delay-s",
+                str(args.delay_s),
+            ],
             environment,
             data_dir / "fake.log",
         )
@@ -455,9 +558,24 @@ async def run(args: argparse.Namespace) -> list[LevelFigures]:
                 "KEEL_DATA_DIR": str(data_dir),
                 "KEEL_CONFIG_FILE": str(config_file),
             }
-            keel_command = [str(Path(sys.executable).parent / "keel"), "serve", "--host", "127.0.0.1", "--port", str(keel_port)]
+            keel_command = [
+                str(Path(sys.executable).parent / "keel"),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(keel_port),
+                "--workers",
+                str(args.workers),
+            ]
             keel = start_process(keel_command, keel_environment, data_dir / "keel.log")
-            wait_for_port(keel_port, 60, keel)
+            try:
+                wait_for_port(keel_port, 60, keel)
+            except (RuntimeError, TimeoutError):
+                # The log lives in the temporary directory, which is deleted on the way out.
+                console.print("keel serve failed to start; the end of its log:")
+                console.print((data_dir / "keel.log").read_text()[-4000:], markup=False, highlight=False)
+                raise
 
             sampler = ProcessSampler(psutil.Process(keel.pid), psutil.Process(fake.pid), read_postmaster_pid(data_dir))
             sampler.start()
@@ -471,7 +589,10 @@ async def run(args: argparse.Namespace) -> list[LevelFigures]:
             ) as client:
                 for mode in modes:
                     for sessions in levels:
-                        console.print(f"retrieval {mode}, {sessions} sessions: {args.warmup_s:g} s warm-up, {args.seconds:g} s measured")
+                        console.print(
+                            f"retrieval {mode}, {sessions} sessions: "
+                            f"{args.warmup_s:g} s warm-up, {args.seconds:g} s measured"
+                        )
                         results.append(await run_level(client, sampler, mode, sessions, args))
             sampler.stop()
 
@@ -484,31 +605,50 @@ async def run(args: argparse.Namespace) -> list[LevelFigures]:
             await database.close()
 
     figures = [summarize(result, spans, args.delay_s) for result in results]
+    for f in figures:
+        if f.missing_spans:
+            console.print(
+                f"[yellow]{f.missing_spans} turns at {f.sessions} sessions (retrieval {f.mode}) have no llm span "
+                "in the spans table 30 s after the run; their overhead is left out.[/yellow]"
+            )
     table, markdown_table = render(figures)
     console.print(table)
     targets = targets_markdown(figures)
     console.print(targets)
+    if args.py_spy_dir is not None:
+        for result in results:
+            path = args.py_spy_dir / f"{result.mode}-{result.sessions}.txt"
+            if path.exists():
+                shares = ", ".join(f"{name} {share:.0f}%" for name, share in profile_breakdown(path))
+                console.print(f"py-spy, retrieval {result.mode}, {result.sessions} sessions: {shares}")
     if not args.no_write:
-        write_section("turns", section_markdown(args, machine.markdown(), markdown_table, targets))
+        section = "turns" if args.workers == 1 else f"turns-{args.workers}-workers"
+        write_section(section, section_markdown(args, machine.markdown(), markdown_table, targets))
     return figures
 
 
 def section_markdown(args: argparse.Namespace, machine: str, table: str, targets: str) -> str:
-    return f"""## Turns
+    title = "Turns" if args.workers == 1 else f"Turns, keel serve --workers {args.workers}"
+    return f"""## {title}
 
 - Command: `{command_line()}`
 {machine}
-- Setup: `keel serve` (KEEL_ENV=prod: uvicorn with uvloop and httptools, JSON logs to a file, API-key auth),
-  the fake OpenAI API from `tests/fakes/openai_server.py` in a third process (`benchmarks/fake_provider.py`,
-  {args.delay_s * 1000:g} ms before each reply, then a 60-word answer streamed as SSE), the embedded
-  PostgreSQL 18 + pgvector, and the httpx load generator, all on the same {os.cpu_count()} CPUs.
-- Each session posts turns one after another to its own session; {args.warmup_s:g} s warm-up, then
-  {args.seconds:g} s measured per level. Agent `bench-pre` retrieves 4 chunks before the model call
-  (fake embedder over HTTP, a knowledge base of {KNOWLEDGE_TOPICS} Python reference topics); `bench-off` does not.
-- total: time the client observed per turn. overhead: total minus the summed `llm` span durations of the
-  turn, read from the `spans` table after the run (the span includes Keel's own OpenAI client work, so
-  "total − delay" is the upper bound that charges that to Keel as well). CPU %: CPU seconds per wall
-  second during the measured window (100 = one core busy). Peak RSS: sampled every 100 ms.
+- Processes: `keel serve` with KEEL_ENV=prod (uvicorn with uvloop and httptools, JSON logs to a file,
+  API-key auth). The fake OpenAI API from `tests/fakes/openai_server.py` runs in a third process
+  (`benchmarks/fake_provider.py`): it waits {args.delay_s * 1000:g} ms before each reply, then streams a
+  58-word answer as SSE. The embedded PostgreSQL 18 + pgvector and the httpx load generator share the
+  same {os.cpu_count()} CPUs.
+- Load: each of the N concurrent workers runs conversations of {args.turns_per_session} turns. It opens
+  a session, posts turns one after another, then opens the next session, so the prompt carries up to
+  {args.turns_per_session - 1} earlier exchanges. Each level has {args.warmup_s:g} s of warm-up, then
+  {args.seconds:g} s measured.
+- Agents: `bench-pre` retrieves 4 chunks before the model call, with the fake embedder over HTTP and a
+  knowledge base of {KNOWLEDGE_TOPICS} Python reference topics. `bench-off` does not retrieve.
+- Columns: total is the time the client observed per turn. Overhead is total minus the summed `llm`
+  span durations of the turn, read from the `spans` table after the run. The span includes the work of
+  Keel's OpenAI client, so "total - delay" is an upper bound that charges that work to Keel too. CPU %
+  is CPU seconds per wall second in the measured window (100 = one core busy). Peak RSS is sampled
+  every 100 ms.
 
 {table}
 
