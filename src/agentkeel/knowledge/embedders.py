@@ -5,12 +5,10 @@ Both sit behind the `Embedder` protocol, and `build_embedder` picks one from an 
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import os
 import threading
-import weakref
 from typing import Any, Protocol, runtime_checkable
 
 import anyio.to_thread
@@ -18,6 +16,7 @@ import httpx
 
 from agentkeel.config.agents import EmbedderConfig
 from agentkeel.errors import ConfigurationError, UpstreamError, UpstreamTimeoutError
+from agentkeel.gateway.http import LoopLocalClient
 
 logger = logging.getLogger(__name__)
 
@@ -117,19 +116,7 @@ class OpenAIEmbedder:
         self.dimension = config.dimension
         self.batch_size = config.batch_size
         self.base_url = str(config.base_url).rstrip("/") if config.base_url is not None else DEFAULT_OPENAI_URL
-        self._headers = {"Authorization": f"Bearer {api_key}"}
-        # One client per event loop, because an httpx connection pool belongs to the loop that made it.
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def _client(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = httpx.AsyncClient(headers=self._headers, timeout=OPENAI_TIMEOUT_S)
-            self._clients[loop] = client
-        return client
+        self._http = LoopLocalClient(headers={"Authorization": f"Bearer {api_key}"}, timeout=OPENAI_TIMEOUT_S)
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
@@ -141,7 +128,7 @@ class OpenAIEmbedder:
         endpoint = self.base_url
         body = {"model": self.model, "input": texts, "encoding_format": "float"}
         try:
-            response = await self._client().post(f"{self.base_url}/embeddings", json=body)
+            response = await self._http.get().post(f"{self.base_url}/embeddings", json=body)
         except httpx.TimeoutException as exc:
             raise UpstreamTimeoutError(
                 f"Embedding request to {endpoint} for model {self.model!r} timed out after {OPENAI_TIMEOUT_S:g} s.",

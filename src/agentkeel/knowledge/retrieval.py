@@ -149,6 +149,11 @@ def _vector_literal(vector: Sequence[float], dimension: int) -> str:
     return "[" + ",".join(repr(float(value)) for value in vector) + "]"
 
 
+# NOTE: when more chunks match than this, the text side ranks an arbitrary subset of them, so its
+# ranking is approximate exactly when the query words are too common to say much.
+TEXT_RANK_LIMIT = 1000
+
+
 @functools.lru_cache(maxsize=32)
 def hybrid_query(dimension: int) -> TextClause:
     """Build the fused query for `dimension`.
@@ -175,13 +180,19 @@ vector_hits AS (
     SELECT id, row_number() OVER (ORDER BY distance, id) AS rank FROM nearest
 ),
 matched AS (
+    -- Rank at most {TEXT_RANK_LIMIT} matching chunks: ts_rank_cd reads every match it scores, and a query
+    -- of common words can match a large share of the knowledge base.
     SELECT id, ts_rank_cd(tsv, query) AS text_score
-    -- plainto_tsquery, not websearch_to_tsquery: user text is not search syntax, and PostgreSQL 18's
-    -- websearch_to_tsquery fails with "tsquery stack too small" on a run of 32 or more '-'.
-    FROM chunks, plainto_tsquery('english', :query_text) AS query
-    WHERE tenant_id = :tenant_id
-      AND knowledge_base_id = :knowledge_base_id
-      AND tsv @@ query
+    FROM (
+        SELECT id, tsv, query
+        -- plainto_tsquery, not websearch_to_tsquery: user text is not search syntax, and PostgreSQL 18's
+        -- websearch_to_tsquery fails with "tsquery stack too small" on a run of 32 or more '-'.
+        FROM chunks, plainto_tsquery('english', :query_text) AS query
+        WHERE tenant_id = :tenant_id
+          AND knowledge_base_id = :knowledge_base_id
+          AND tsv @@ query
+        LIMIT {TEXT_RANK_LIMIT}
+    ) AS matches
     ORDER BY text_score DESC
     LIMIT :candidates
 ),

@@ -10,16 +10,15 @@ retry layer.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import weakref
 from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
 
 from agentkeel.errors import UpstreamError, UpstreamTimeoutError
+from agentkeel.gateway.http import LoopLocalClient
 from agentkeel.gateway.pricing import cost_of
 from agentkeel.gateway.types import ChatRequest, ChatResult, StreamEvent, TextDelta, ToolCall, Usage
 
@@ -37,28 +36,14 @@ class OpenAICompatibleProvider:
 
     def __init__(self, *, api_key: str, base_url: str | None = None, timeout_s: float = 60.0) -> None:
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "text/event-stream"}
-        self._timeout_s = timeout_s
-        # One client per event loop, because an httpx connection pool belongs to the loop that made it.
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
+        self._http = LoopLocalClient(
+            headers={"Authorization": f"Bearer {api_key}", "Accept": "text/event-stream"},
+            timeout=timeout_s,
+            limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
         )
 
-    def _client(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = httpx.AsyncClient(
-                headers=self._headers,
-                limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
-            )
-            self._clients[loop] = client
-        return client
-
     async def aclose(self) -> None:
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        await self._http.aclose()
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         body: dict[str, Any] = {
@@ -74,7 +59,7 @@ class OpenAICompatibleProvider:
         timeout = httpx.Timeout(request.timeout_s, connect=min(CONNECT_TIMEOUT_S, request.timeout_s))
         state = _StreamState(model=request.model)
         try:
-            async with self._client().stream(
+            async with self._http.get().stream(
                 "POST", f"{self.base_url}/chat/completions", json=body, timeout=timeout
             ) as response:
                 if response.status_code >= 400:
