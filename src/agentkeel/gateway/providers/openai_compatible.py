@@ -127,7 +127,7 @@ class _StreamState:
             output_tokens = int(self.usage.get("completion_tokens") or 0)
             usage = Usage(input_tokens, output_tokens, cost_of(provider, self.model, input_tokens, output_tokens))
         else:
-            # Some OpenAI-compatible servers ignore stream_options; estimate so usage is never missing.
+            # Some OpenAI-compatible servers ignore stream_options, so estimate usage rather than leave it missing.
             usage = _estimate_usage(provider, self.model, request, text)
         return ChatResult(
             provider=provider,
@@ -168,7 +168,7 @@ def _status_error(response: httpx.Response, base_url: str) -> UpstreamError:
     except (ValueError, AttributeError):
         message = response.text[:300]
     return UpstreamError(
-        f"The model provider at {base_url} answered HTTP {response.status_code}: {message}",
+        f"The model provider at {base_url} returned HTTP {response.status_code}: {message}",
         provider="openai_compatible",
         upstream_status=response.status_code,
     )
