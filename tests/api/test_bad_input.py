@@ -101,3 +101,21 @@ async def test_missing_and_bad_keys(keel_server) -> None:
         for header in ("Bearer keel_000000000000_" + "a" * 30, "Bearer nonsense", "Basic abc"):
             response = await anonymous.get("/v1/models", headers={"Authorization": header})
             assert response.status_code == 401, header
+
+
+async def test_oversized_body_is_413(client: httpx.AsyncClient, fake_openai: FakeOpenAI) -> None:
+    session_id = await session_with_one_turn(client, fake_openai)
+    huge = b'{"content": "' + b"z" * 2_000_000 + b'"}'
+    response = await client.post(
+        f"/v1/sessions/{session_id}/messages", content=huge, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["details"]["limit"] == 1_048_576
+
+    async def chunked():  # no Content-Length: the limit applies while the body streams in
+        for _ in range(40):
+            yield b"z" * 65_536
+
+    streamed = await client.post(f"/v1/sessions/{session_id}/messages", content=chunked())
+    assert streamed.status_code == 413
+    assert len((await client.get(f"/v1/sessions/{session_id}/messages")).json()["data"]) == 2

@@ -14,6 +14,7 @@ from agentkeel.agent import AgentRuntime
 from agentkeel.api import routes_openai, routes_ops, routes_sessions
 from agentkeel.api.auth import CachedAuthenticator
 from agentkeel.api.errors import install_error_handlers
+from agentkeel.api.limits import MaxBodySizeMiddleware
 from agentkeel.api.metrics import AccessLogMiddleware, Metrics
 from agentkeel.config import KeelConfig, Settings, load_config
 from agentkeel.errors import ConfigurationError
@@ -90,5 +91,6 @@ def create_app(settings: Settings, config: KeelConfig | None = None, database: D
     app.include_router(routes_sessions.router)
     app.include_router(routes_openai.router)
     app.include_router(routes_ops.router)
+    app.add_middleware(MaxBodySizeMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(AccessLogMiddleware, metrics=app.state.metrics, logger=logger)
     return app

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
         default=None, description="Unset: required in prod, optional in dev on a loopback host."
     )
 
+    max_request_bytes: int = Field(default=1_048_576, ge=1024, le=1_073_741_824, description="Largest request body.")
+
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
 
