@@ -28,5 +28,9 @@ if ! .venv/bin/python -c 'import torch, sys; sys.exit(torch.__version__.split("+
     echo "installing torch 2.13.0"
     .venv/bin/python -m pip install --quiet torch==2.13.0 ${KEEL_TORCH_INDEX_URL:+--index-url "$KEEL_TORCH_INDEX_URL"}
 fi
-echo "installing agentkeel with the local and dev extras (llama-cpp-python compiles for about 5 minutes the first time)"
+if .venv/bin/python -c 'import llama_cpp' 2>/dev/null; then
+    echo "installing agentkeel with the local and dev extras"
+else
+    echo "installing agentkeel with the local and dev extras (llama-cpp-python compiles for about 5 minutes the first time)"
+fi
 .venv/bin/python -m pip install --quiet -e '.[local,dev]'

@@ -119,3 +119,36 @@ async def test_oversized_body_is_413(client: httpx.AsyncClient, fake_openai: Fak
     streamed = await client.post(f"/v1/sessions/{session_id}/messages", content=chunked())
     assert streamed.status_code == 413
     assert len((await client.get(f"/v1/sessions/{session_id}/messages")).json()["data"]) == 2
+
+
+async def test_malformed_json_names_position(client: httpx.AsyncClient, fake_openai: FakeOpenAI) -> None:
+    session_id = await session_with_one_turn(client, fake_openai)
+    response = await client.post(
+        f"/v1/sessions/{session_id}/messages",
+        content=b'{"content": "x",}',
+        headers={"Content-Type": "application/json"},
+    )
+    error = response.json()["error"]
+    assert response.status_code == 422
+    assert error["field"] == "body"
+    assert "not valid JSON" in error["message"]
+    assert "at character" in error["message"]
+
+
+async def test_dev_server_ignores_foreign_tokens(database, fake_openai: FakeOpenAI, data_dir) -> None:
+    from agentkeel.api import create_app
+    from agentkeel.config import Settings, parse_config
+    from tests.api.conftest import keel_config
+    from tests.fakes.openai_server import ServerThread
+
+    settings = Settings(env="dev", host="127.0.0.1", database_url=database.url, data_dir=data_dir, openai_api_key="sk")
+    config = parse_config(keel_config(fake_openai.base_url, "http://127.0.0.1:9"), source="test")
+    thread = ServerThread(create_app(settings, config)).start()
+    try:
+        async with httpx.AsyncClient(base_url=thread.url) as dev:
+            foreign = await dev.get("/v1/models", headers={"Authorization": "Bearer unused-in-dev"})
+            assert foreign.status_code == 200
+            bad_keel_key = await dev.get("/v1/models", headers={"Authorization": "Bearer keel_bogus"})
+            assert bad_keel_key.status_code == 401
+    finally:
+        thread.stop()

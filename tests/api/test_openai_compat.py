@@ -84,3 +84,9 @@ async def test_bad_session_id_in_metadata(keel_openai: openai.AsyncOpenAI) -> No
             model="support", messages=[{"role": "user", "content": "hi"}], metadata={"session_id": "nope"}
         )
     assert "metadata.session_id" in str(raised.value)
+
+
+async def test_truncated_answer_reports_length(keel_openai: openai.AsyncOpenAI, fake_openai: FakeOpenAI) -> None:
+    fake_openai.script.append(Reply(content="cut here", finish_reason="length"))
+    reply = await keel_openai.chat.completions.create(model="support", messages=[{"role": "user", "content": "hi"}])
+    assert reply.choices[0].finish_reason == "length"

@@ -61,7 +61,7 @@ def test_ingest_skips_unparsable_file(cli_env: Path) -> None:
     (docs / "good.md").write_text("# Returns\n\nItems can be returned within 30 days.\n")
     (docs / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     result = CliRunner().invoke(app, ["ingest", str(docs), "--kb", "docs", "--tenant", "cli-ingest"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     assert "added: 1" in result.stdout
     assert "failed: 1" in result.stdout
     assert "broken.pdf" in result.output
@@ -70,6 +70,7 @@ def test_ingest_skips_unparsable_file(cli_env: Path) -> None:
     assert "unchanged: 1" in again.stdout
 
     (docs / "good.md").unlink()
+    (docs / "broken.pdf").unlink()
     removed = CliRunner().invoke(
         app, ["ingest", str(docs), "--kb", "docs", "--tenant", "cli-ingest", "--delete-missing"]
     )

@@ -88,3 +88,10 @@ def test_invalid_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
         assert "KEEL_PORT='eighty'" in raised.value.message
     finally:
         get_settings.cache_clear()
+
+
+def test_one_error_line_per_invalid_field() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        parse_config(minimal(limits={"max_steps": 0}), source="keel.yaml")
+    assert "agents[0].limits.max_steps" in raised.value.message
+    assert "at least 1 item" not in raised.value.message

@@ -34,6 +34,7 @@ class Reply:
     token_delay_s: float = 0.0  # between streamed chunks
     cut_after_chunks: int | None = None  # close the stream abruptly after this many chunks
     include_usage: bool = True
+    finish_reason: str | None = None  # None: "tool_calls" when tool_calls are scripted, else "stop"
 
 
 @dataclass
@@ -138,7 +139,8 @@ class FakeOpenAI:
                 self.chunks_sent += 1
             for index, call in enumerate(self._tool_calls(reply)):
                 yield frame([{"index": 0, "delta": {"tool_calls": [{"index": index, **call}]}, "finish_reason": None}])
-            yield frame([{"index": 0, "delta": {}, "finish_reason": "tool_calls" if reply.tool_calls else "stop"}])
+            finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
+            yield frame([{"index": 0, "delta": {}, "finish_reason": finish}])
             if include_usage:
                 yield frame(
                     [],

@@ -81,6 +81,7 @@ class _TurnState:
     inflight: ChatRequest | None = None
     inflight_provider: Provider | None = None
     model: str | None = None
+    finish_reason: str | None = None
 
 
 def validate_message(content: Any, agent: AgentConfig, *, field_name: str = "content") -> str:
@@ -248,6 +249,7 @@ async def _answer(
             span.attributes["finish_reason"] = result.finish_reason
         state.inflight = None
         state.model = result.model
+        state.finish_reason = result.finish_reason
         state.usages.append((provider.name, result.model, result.usage))
 
         if not result.tool_calls:
@@ -380,6 +382,8 @@ async def _store(
         "agent": agent.name,
         "model": state.model or agent.model.name,
         "status": status,
+        # "length" means the answer stopped at the agent's model.max_tokens.
+        "finish_reason": state.finish_reason if status == "complete" else None,
         "usage": {
             "input_tokens": total.input_tokens,
             "output_tokens": total.output_tokens,

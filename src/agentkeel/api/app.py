@@ -18,7 +18,7 @@ from agentkeel.api.limits import MaxBodySizeMiddleware
 from agentkeel.api.metrics import AccessLogMiddleware, Metrics
 from agentkeel.config import KeelConfig, Settings, load_config
 from agentkeel.errors import ConfigurationError
-from agentkeel.gateway import LocalProvider, cached_providers
+from agentkeel.gateway import LocalProvider, build_provider, cached_providers
 from agentkeel.security import DEFAULT_TENANT, count_active_keys, ensure_tenant
 from agentkeel.store import Database, open_database
 from agentkeel.tracing import TraceWriter
@@ -36,6 +36,9 @@ def create_app(settings: Settings, config: KeelConfig | None = None, database: D
     """Build the app. With `database` given, the caller owns it; otherwise the lifespan opens and closes one."""
     settings.check_startable()
     config = config or load_config(settings.config_file)
+    for agent in config.agents:
+        # Build each agent's provider now: a missing provider key fails the start, not the first turn.
+        build_provider(agent.model, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

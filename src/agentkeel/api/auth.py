@@ -8,18 +8,23 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agentkeel.errors import AuthenticationError
-from agentkeel.security import DEFAULT_TENANT, Principal, authenticate
+from agentkeel.security import DEFAULT_TENANT, KEY_PREFIX, Principal, authenticate
 
 
 async def get_principal(request: Request) -> Principal:
     state = request.app.state
     header = request.headers.get("authorization")
+    keys_required = state.settings.api_keys_required
     if header:
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise AuthenticationError("The Authorization header must read 'Bearer <API key>'.")
-        return await state.authenticator(token.strip())
-    if state.settings.api_keys_required:
+        token = token.strip()
+        if keys_required or token.startswith(KEY_PREFIX):
+            if scheme.lower() != "bearer" or not token:
+                raise AuthenticationError("The Authorization header must read 'Bearer <API key>'.")
+            return await state.authenticator(token)
+        # Keys are optional here, and clients such as the openai SDK always send some token: a
+        # token that is not a Keel key is ignored rather than rejected.
+    if keys_required:
         raise AuthenticationError(
             "Missing API key. Send 'Authorization: Bearer <key>'; create one with `keel keys create --tenant NAME`."
         )

@@ -44,6 +44,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for error in exc.errors():
+            if error.get("type") == "json_invalid":
+                # The location is ("body", <character offset>), not a field.
+                position = error.get("loc", ("body", "?"))[-1]
+                reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+                problems.append(
+                    {"field": "body", "message": f"the body is not valid JSON: {reason} at character {position}"}
+                )
+                continue
             item: dict[str, Any] = {"field": _location(tuple(error.get("loc", ()))), "message": error.get("msg")}
             ctx = error.get("ctx") or {}
             for key in ("max_length", "min_length", "le", "ge", "lt", "gt", "limit_value"):

@@ -79,6 +79,7 @@ class TurnOut(BaseModel):
     agent: str
     model: str
     status: str
+    finish_reason: str | None = None
     message: AnswerMessage
     usage: UsageOut
     latency_ms: float

@@ -184,7 +184,7 @@ def _completion(response: dict[str, Any], completion_id: str, created: int, mode
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": message.get("content", "")},
-                "finish_reason": "stop",
+                "finish_reason": response.get("finish_reason") or "stop",
             }
         ],
         "usage": _usage(response),
@@ -219,7 +219,8 @@ async def _openai_stream(
             elif isinstance(event, TurnDone):
                 if event.replayed:
                     yield chunk({"content": (event.response.get("message") or {}).get("content", "")})
-                yield chunk({}, "stop", keel=_keel_fields(event.response))
+                finish_reason = event.response.get("finish_reason") or "stop"
+                yield chunk({}, finish_reason, keel=_keel_fields(event.response))
                 if include_usage:
                     body = {
                         "id": completion_id,

@@ -123,7 +123,11 @@ def ingest(
         bool, typer.Option("--delete-missing", help="Delete documents under PATHS whose files are gone.")
     ] = False,
 ) -> None:
-    """Load, chunk, embed and store documents (Markdown, text, HTML, PDF)."""
+    """Load, chunk, embed and store documents (Markdown, text, HTML, PDF).
+
+    Files that cannot be read or parsed are listed and skipped, the rest are stored, and the exit
+    status is then 1.
+    """
     from agentkeel import knowledge
     from agentkeel.cli.progress import RichIngestProgress
     from agentkeel.security import ensure_tenant
@@ -176,6 +180,9 @@ def ingest(
         err_console.print(f"[yellow]skipped[/yellow] {failed_source}: {reason}")
     for gone in removed:
         console.print(f"deleted {gone}")
+    if report.failed:
+        # The other files were stored; the exit status still tells a script that some were not.
+        raise typer.Exit(1)
 
 
 @keys_app.command("create")

@@ -156,7 +156,11 @@ def parse_config(data: Any, *, source: str) -> KeelConfig:
     try:
         return KeelConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{_format_location(err['loc'])}: {err['msg']} (got {err.get('input')!r})" for err in exc.errors()]
+        errors = exc.errors()
+        nested = {err["loc"][0] for err in errors if len(err["loc"]) > 1}
+        # An invalid agent also makes pydantic report its list as too short; that line only misleads.
+        errors = [err for err in errors if not (err["type"] == "too_short" and err["loc"][0] in nested)]
+        problems = [f"{_format_location(err['loc'])}: {err['msg']} (got {err.get('input')!r})" for err in errors]
         raise ConfigurationError(f"Invalid agent configuration in {source}: " + "; ".join(problems)) from exc
 
 

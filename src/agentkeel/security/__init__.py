@@ -2,6 +2,7 @@
 
 from agentkeel.security.keys import (
     DEFAULT_TENANT,
+    KEY_PREFIX,
     Principal,
     authenticate,
     count_active_keys,
@@ -13,6 +14,7 @@ from agentkeel.security.keys import (
 
 __all__ = [
     "DEFAULT_TENANT",
+    "KEY_PREFIX",
     "Principal",
     "authenticate",
     "count_active_keys",

@@ -24,6 +24,7 @@ from agentkeel.store import schema
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 KEY_PATTERN = re.compile(r"^keel_([a-z0-9]{12})_([A-Za-z0-9_-]{20,100})$")
 DEFAULT_TENANT = "default"
+KEY_PREFIX = "keel_"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 HISTORY_MESSAGE_LIMIT = 200
 MAX_METADATA_BYTES = 16_384
+# Most turns end within seconds; the lease only bounds a turn whose process died.
+RETRY_AFTER_BUSY_S = 2
 
 
 class SessionBusyError(ConflictError):
@@ -206,10 +208,11 @@ async def begin_turn(
         now = datetime.now(UTC)
         if session.locked_until is not None and session.locked_until > now:
             raise SessionBusyError(
-                f"Session {session_id} is answering another message. Retry after it finishes "
-                "(at most a few seconds for most turns), or send an Idempotency-Key to make retries safe.",
+                f"Session {session_id} is answering another message. Retry when that answer is complete; "
+                "an Idempotency-Key makes retries safe.",
                 field="session_id",
-                retry_after_s=max(1, int((session.locked_until - now).total_seconds())),
+                retry_after_s=RETRY_AFTER_BUSY_S,
+                lease_expires_in_s=max(1, int((session.locked_until - now).total_seconds())),
             )
         if session.locked_until is not None:
             # The previous holder's lease expired (crashed process or runaway turn): close its turn.
