@@ -305,3 +305,20 @@ async def test_tenants_are_isolated(
         assert (await other.post(f"/v1/sessions/{session_id}/messages", json={"content": "x"})).status_code == 404
         assert (await other.delete(f"/v1/sessions/{session_id}")).status_code == 404
     assert (await client.get(f"/v1/sessions/{session_id}")).status_code == 200
+
+
+async def test_metrics_count_turns(client: httpx.AsyncClient, fake_openai: FakeOpenAI) -> None:
+    def complete_count(text: str) -> float:
+        for line in text.splitlines():
+            if line.startswith('keel_turns_total{agent="support",status="complete"}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    before = complete_count((await client.get("/metrics")).text)
+    session_id = await new_session(client)
+    fake_openai.script.append(Reply(content="counted"))
+    assert (await client.post(f"/v1/sessions/{session_id}/messages", json={"content": "hi"})).status_code == 200
+    metrics = (await client.get("/metrics")).text
+    assert complete_count(metrics) == before + 1
+    assert 'keel_tokens_total{agent="support",direction="output"}' in metrics
+    assert "keel_turn_seconds_bucket" in metrics

@@ -34,7 +34,7 @@ from agentkeel.config import AgentConfig
 from agentkeel.errors import InvalidInputError, KeelError, UpstreamError, UpstreamTimeoutError
 from agentkeel.gateway import ChatRequest, ChatResult, Provider, TextDelta, ToolCall, Usage, cost_of, format_usd
 from agentkeel.knowledge import RetrievedChunk, count_tokens, retrieve
-from agentkeel.sessions import TurnHandle, TurnOutcome, TurnReplay, begin_turn, finish_turn, get_session
+from agentkeel.sessions import TurnHandle, TurnOutcome, TurnReplay, begin_turn, finish_turn
 from agentkeel.tracing import Trace
 
 logger = logging.getLogger(__name__)
@@ -116,8 +116,7 @@ async def run_turn(
     Raises `NotFoundError`, `InvalidInputError`, `SessionBusyError` before anything is stored, and
     `UpstreamError` after storing a `failed` answer when the model or the deadline fails.
     """
-    session = await get_session(runtime.engine, tenant_id, session_id)
-    agent = runtime.agent(session["agent"])
+    agent = runtime.agent(await runtime.session_agent(tenant_id, session_id))
     validate_message(content, agent)
     provider = runtime.provider_for(agent)
     started = time.perf_counter()
@@ -427,6 +426,7 @@ async def _store(
     )
     message = await finish_turn(runtime.engine, handle, outcome)
     runtime.traces.submit(record)
+    runtime.notify_turn_finished(response)
     logger.info(
         "turn finished",
         extra={

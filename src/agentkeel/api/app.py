@@ -58,6 +58,7 @@ def create_app(settings: Settings, config: KeelConfig | None = None, database: D
         )
         traces.start()
         runtime = AgentRuntime(engine=db.engine, settings=settings, config=config, traces=traces)
+        runtime.turn_listeners.append(app.state.metrics.observe_turn)
         if not settings.api_keys_required:
             await ensure_tenant(db.engine, DEFAULT_TENANT)
             logger.warning(

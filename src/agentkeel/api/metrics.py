@@ -40,6 +40,28 @@ class Metrics:
             "keel_local_model_concurrency", "Answers the local model generates at once.", registry=self.registry
         )
 
+        self.turns = Counter(
+            "keel_turns_total", "Finished turns by agent and status.", ["agent", "status"], registry=self.registry
+        )
+        self.turn_seconds = Histogram(
+            "keel_turn_seconds",
+            "Turn duration from the request to the stored answer.",
+            ["agent"],
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+            registry=self.registry,
+        )
+        self.tokens = Counter(
+            "keel_tokens_total", "Model tokens by agent and direction.", ["agent", "direction"], registry=self.registry
+        )
+
+    def observe_turn(self, response: dict[str, Any]) -> None:
+        agent = str(response.get("agent"))
+        self.turns.labels(agent, str(response.get("status"))).inc()
+        self.turn_seconds.labels(agent).observe(float(response.get("latency_ms") or 0) / 1000)
+        usage = response.get("usage") or {}
+        self.tokens.labels(agent, "input").inc(int(usage.get("input_tokens") or 0))
+        self.tokens.labels(agent, "output").inc(int(usage.get("output_tokens") or 0))
+
     def refresh(self, runtime: Any) -> None:
         self.trace_queue.set(runtime.traces.queue_depth)
         self.traces_dropped.set(runtime.traces.dropped)
