@@ -6,6 +6,7 @@ path (for example `agents[0].limits.max_steps`), the bad value and what is allow
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -115,6 +116,11 @@ class AgentConfig(_Strict):
 
     def config_hash(self) -> str:
         """A stable short hash of this definition, recorded on traces to tell configurations apart."""
+        return self._config_hash
+
+    @functools.cached_property
+    def _config_hash(self) -> str:
+        # Computed once: the model is frozen, and every turn records the hash twice.
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
