@@ -90,3 +90,15 @@ async def test_truncated_answer_reports_length(keel_openai: openai.AsyncOpenAI, 
     fake_openai.script.append(Reply(content="cut here", finish_reason="length"))
     reply = await keel_openai.chat.completions.create(model="support", messages=[{"role": "user", "content": "hi"}])
     assert reply.choices[0].finish_reason == "length"
+
+
+async def test_max_tokens_lowers_agent_limit(keel_openai: openai.AsyncOpenAI, fake_openai: FakeOpenAI) -> None:
+    fake_openai.script.extend([Reply(content="short"), Reply(content="capped")])
+    await keel_openai.chat.completions.create(
+        model="support", messages=[{"role": "user", "content": "hi"}], max_tokens=8
+    )
+    assert fake_openai.requests[-1]["max_tokens"] == 8
+    await keel_openai.chat.completions.create(
+        model="support", messages=[{"role": "user", "content": "hi"}], max_tokens=100_000
+    )
+    assert fake_openai.requests[-1]["max_tokens"] == 512, "a client must not raise the agent's limit"

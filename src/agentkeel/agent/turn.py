@@ -110,11 +110,13 @@ async def run_turn(
     content: str,
     idempotency_key: str | None = None,
     prior_messages: Sequence[dict[str, str]] = (),
+    max_tokens: int | None = None,
 ) -> AsyncGenerator[TurnEvent, None]:
     """Answer `content` in the session; yields `TurnStarted`, deltas and tool activity, then `TurnDone`.
 
     Raises `NotFoundError`, `InvalidInputError`, `SessionBusyError` before anything is stored, and
     `UpstreamError` after storing a `failed` answer when the model or the deadline fails.
+    `max_tokens` lowers the agent's `model.max_tokens` for this turn and never raises it.
     """
     agent = runtime.agent(await runtime.session_agent(tenant_id, session_id))
     validate_message(content, agent)
@@ -151,7 +153,8 @@ async def run_turn(
 
     failure: Exception | None = None
     try:
-        steps = _answer(runtime, agent, provider, handle, content, trace, state, deadline)
+        token_limit = min(agent.model.max_tokens, max_tokens or agent.model.max_tokens)
+        steps = _answer(runtime, agent, provider, handle, content, trace, state, deadline, token_limit)
         async with aclosing(steps):
             async for event in steps:
                 yield event
@@ -183,6 +186,7 @@ async def _answer(
     trace: Trace,
     state: _TurnState,
     deadline: float,
+    max_tokens: int,
 ) -> AsyncGenerator[TurnEvent, None]:
     kb = runtime.knowledge_base_for(agent)
     mode = agent.retrieval.mode
@@ -217,7 +221,7 @@ async def _answer(
             model=agent.model.name,
             tools=tools if tools and not last_step else None,
             temperature=agent.model.temperature,
-            max_tokens=agent.model.max_tokens,
+            max_tokens=max_tokens,
             timeout_s=agent.model.timeout_s,
         )
         result: ChatResult | None = None

@@ -50,6 +50,8 @@ class ChatCompletionRequest(BaseModel):
     stream_options: StreamOptions | None = None
     user: str | None = Field(default=None, max_length=256)
     metadata: dict[str, str] | None = None
+    max_tokens: int | None = Field(default=None, ge=1, description="Lowers the agent's model.max_tokens.")
+    max_completion_tokens: int | None = Field(default=None, ge=1, description="Same as max_tokens.")
 
 
 def _text(message: ChatMessage, index: int) -> str:
@@ -137,6 +139,7 @@ async def chat_completions(
         content=content,
         idempotency_key=idempotency_key,
         prior_messages=prior,
+        max_tokens=body.max_completion_tokens or body.max_tokens,
     )
     first = await anext(events)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
