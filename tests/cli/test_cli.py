@@ -89,3 +89,21 @@ def test_chat_without_server(cli_env: Path) -> None:
     result = CliRunner().invoke(app, ["chat", "--url", "http://127.0.0.1:9", "-m", "hi"])
     assert result.exit_code == 1
     assert "no Keel server at http://127.0.0.1:9" in result.output
+
+
+def test_chat_groups_citations_by_section() -> None:
+    from rich.console import Console
+
+    from agentkeel.cli.chat import _print_citations
+
+    console = Console(record=True, width=200)
+    _print_citations(
+        console,
+        [
+            {"number": 1, "heading": "Return", "source": "python-reference:return"},
+            {"number": 2, "heading": "Return", "source": "python-reference:return"},
+            {"number": 3, "heading": "Yield", "source": "python-reference:yield"},
+        ],
+    )
+    lines = console.export_text().splitlines()
+    assert lines == ["  [1, 2] Return — python-reference:return", "  [3] Yield — python-reference:yield"]

@@ -87,8 +87,7 @@ def _send(console: Console, client: httpx.Client, session_id: str, text: str) ->
                 return False
             elif event == "turn.completed":
                 console.print()
-                for citation in data.get("message", {}).get("citations", []):
-                    console.print(f"  [dim][{citation['number']}] {citation['heading']} — {citation['source']}[/dim]")
+                _print_citations(console, data.get("message", {}).get("citations", []))
                 usage = data.get("usage", {})
                 console.print(
                     f"  [dim]{data.get('model')} · {usage.get('input_tokens')} in / {usage.get('output_tokens')} out"
@@ -96,6 +95,15 @@ def _send(console: Console, client: httpx.Client, session_id: str, text: str) ->
                 )
                 console.print(f"  [dim]trace {data.get('trace_id')}[/dim]")
     return True
+
+
+def _print_citations(console: Console, citations: list[dict[str, Any]]) -> None:
+    """Print one line per cited section; chunks of the same section share a line, e.g. [1, 2]."""
+    sections: dict[tuple[str, str], list[int]] = {}
+    for citation in citations:
+        sections.setdefault((citation["heading"], citation["source"]), []).append(citation["number"])
+    for (heading, source), numbers in sections.items():
+        console.print(f"  [dim]{numbers} {heading} — {source}[/dim]", markup=True, highlight=False)
 
 
 def tail_traces(console: Console, *, url: str, api_key: str | None, follow: bool, interval: float, limit: int) -> int:
