@@ -47,7 +47,7 @@ def run_chat(console: Console, *, url: str, api_key: str | None, agent: str, mes
                 console.print(f"[red]error:[/red] cannot create a session: {_error_text(created)}")
                 return 1
             session_id = created.json()["id"]
-            console.print(f"[dim]session {session_id} with agent {agent!r}; Ctrl-D to quit[/dim]")
+            console.print(f"[dim]session {session_id} with agent {agent!r}; Ctrl-D to quit[/dim]", soft_wrap=True)
             scripted = list(messages or [])
             while True:
                 if messages is not None:
@@ -81,7 +81,7 @@ def _send(console: Console, client: httpx.Client, session_id: str, text: str) ->
             return False
         for event, data in _sse_events(response):
             if event == "message.delta":
-                console.print(data["text"], end="", markup=False, highlight=False)
+                console.print(data["text"], end="", markup=False, highlight=False, soft_wrap=True)
             elif event == "error":
                 console.print(f"\n[red]error:[/red] {data['error']['message']}")
                 return False
