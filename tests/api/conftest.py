@@ -50,7 +50,7 @@ def tool_server() -> Iterator[ToolServer]:
 def fake_openai() -> Iterator[FakeOpenAI]:
     fake = FakeOpenAI()
     thread = ServerThread(fake.app()).start()
-    fake.base_url = f"{thread.url}/v1"  # type: ignore[attr-defined]
+    fake.base_url = f"{thread.url}/v1"
     yield fake
     thread.stop()
 
@@ -105,7 +105,7 @@ class KeelServer:
 def keel_server(
     database: Database, fake_openai: FakeOpenAI, tool_server: ToolServer, data_dir: Path
 ) -> Iterator[KeelServer]:
-    fake_url = fake_openai.base_url  # type: ignore[attr-defined]
+    fake_url = fake_openai.base_url
     config = parse_config(keel_config(fake_url, tool_server.thread.url), source="test")
     settings = Settings(
         env="dev",

@@ -47,6 +47,7 @@ class FakeOpenAI:
     chunks_sent: int = 0
     embedding_dimension: int = 384
     fixed_delay_s: float = 0.0
+    base_url: str = ""  # set by whoever serves the app, including the /v1 part
 
     def next_reply(self) -> Reply:
         return self.script.popleft() if self.script else self.default

@@ -21,7 +21,7 @@ from agentkeel.agent import AnswerDelta, TurnDone, run_turn
 from agentkeel.api.auth import get_principal
 from agentkeel.api.errors import error_body
 from agentkeel.api.models import MAX_CONTENT_CHARS, ErrorOut
-from agentkeel.api.sse import SSE_HEADERS, sse_event
+from agentkeel.api.sse import SSE_HEADERS, prepend, sse_event
 from agentkeel.errors import InvalidInputError, KeelError
 from agentkeel.security import Principal
 from agentkeel.sessions import create_session
@@ -209,14 +209,9 @@ async def _openai_stream(
         }
         return sse_event(None, body)
 
-    async def chained() -> AsyncIterator[Any]:
-        yield first
-        async for event in events:
-            yield event
-
     yield chunk({"role": "assistant", "content": ""})
     try:
-        async for event in chained():
+        async for event in prepend(first, events):
             if isinstance(event, AnswerDelta):
                 yield chunk({"content": event.text})
             elif isinstance(event, TurnDone):

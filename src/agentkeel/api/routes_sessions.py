@@ -21,7 +21,7 @@ from agentkeel.api.models import (
     SessionOut,
     TurnOut,
 )
-from agentkeel.api.sse import SSE_HEADERS, sse_event
+from agentkeel.api.sse import SSE_HEADERS, prepend, sse_event
 from agentkeel.errors import InvalidInputError, KeelError
 from agentkeel.security import Principal
 from agentkeel.sessions import MAX_METADATA_BYTES, create_session, delete_session, get_session, list_messages
@@ -98,22 +98,16 @@ async def post_message(
     # Pull the first event before answering: validation, 404 and 409 then become proper status codes.
     first = await anext(events)
     if not body.stream:
-        async for event in _chain(first, events):
+        async for event in prepend(first, events):
             if isinstance(event, TurnDone):
                 return {**event.response, "replayed": event.replayed}
         raise KeelError("The turn ended without an answer.")
     return StreamingResponse(_native_stream(first, events), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def _chain(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    yield first
-    async for event in rest:
-        yield event
-
-
 async def _native_stream(first: Any, events: AsyncGenerator[Any, None]) -> AsyncIterator[bytes]:
     try:
-        async for event in _chain(first, events):
+        async for event in prepend(first, events):
             if isinstance(event, TurnStarted):
                 yield sse_event(
                     "turn.started",

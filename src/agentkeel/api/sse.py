@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 
@@ -14,3 +15,10 @@ def sse_event(event: str | None, data: Any) -> bytes:
 
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """Yield `first`, then the rest: routes read the first turn event early to pick a status code."""
+    yield first
+    async for event in rest:
+        yield event

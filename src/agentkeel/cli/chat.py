@@ -11,6 +11,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from agentkeel.gateway.http import error_message
+
 TIMEOUT = httpx.Timeout(10.0, read=300.0)
 
 
@@ -19,11 +21,7 @@ def _headers(api_key: str | None) -> dict[str, str]:
 
 
 def _error_text(response: httpx.Response) -> str:
-    try:
-        error = response.json().get("error", {})
-        return f"HTTP {response.status_code}: {error.get('message', response.text)}"
-    except (ValueError, AttributeError):
-        return f"HTTP {response.status_code}: {response.text[:300]}"
+    return f"HTTP {response.status_code}: {error_message(response)}"
 
 
 def _sse_events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:

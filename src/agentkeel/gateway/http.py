@@ -34,3 +34,13 @@ class LoopLocalClient:
         client = self._clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.aclose()
+
+
+def error_message(response: httpx.Response) -> str:
+    """Return the message of an OpenAI-style error body (`{"error": {"message": ...}}`), as Keel's own
+    API also sends, or the start of the raw body when it has another shape."""
+    try:
+        error = response.json().get("error") or {}
+        return str(error.get("message") if isinstance(error, dict) else error)
+    except (ValueError, AttributeError):
+        return response.text[:300]

@@ -16,7 +16,7 @@ import httpx
 
 from agentkeel.config.agents import EmbedderConfig
 from agentkeel.errors import ConfigurationError, UpstreamError, UpstreamTimeoutError
-from agentkeel.gateway.http import LoopLocalClient
+from agentkeel.gateway.http import LoopLocalClient, error_message
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class OpenAIEmbedder:
         if response.status_code >= 400:
             raise UpstreamError(
                 f"Embedding request to {endpoint} for model {self.model!r} failed with HTTP "
-                f"{response.status_code}: {_error_message(response)}",
+                f"{response.status_code}: {error_message(response)}",
                 provider="openai_compatible",
                 status=response.status_code,
             )
@@ -169,14 +169,6 @@ class OpenAIEmbedder:
                     provider="openai_compatible",
                 )
         return [[float(value) for value in vector] for vector in vectors]
-
-
-def _error_message(response: httpx.Response) -> str:
-    try:
-        error = response.json().get("error") or {}
-        return str(error.get("message") if isinstance(error, dict) else error)
-    except (ValueError, AttributeError):
-        return response.text[:300]
 
 
 @functools.cache

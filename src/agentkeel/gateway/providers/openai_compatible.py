@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from agentkeel.errors import UpstreamError, UpstreamTimeoutError
-from agentkeel.gateway.http import LoopLocalClient
+from agentkeel.gateway.http import LoopLocalClient, error_message
 from agentkeel.gateway.pricing import cost_of
 from agentkeel.gateway.types import ChatRequest, ChatResult, StreamEvent, TextDelta, ToolCall, Usage
 
@@ -162,13 +162,8 @@ def _parse_chunk(data: str, base_url: str) -> dict[str, Any]:
 
 
 def _status_error(response: httpx.Response, base_url: str) -> UpstreamError:
-    try:
-        error = response.json().get("error") or {}
-        message = error.get("message") if isinstance(error, dict) else str(error)
-    except (ValueError, AttributeError):
-        message = response.text[:300]
     return UpstreamError(
-        f"The model provider at {base_url} returned HTTP {response.status_code}: {message}",
+        f"The model provider at {base_url} returned HTTP {response.status_code}: {error_message(response)}",
         provider="openai_compatible",
         upstream_status=response.status_code,
     )
