@@ -137,7 +137,7 @@ class ProcessSampler:
         self._thread.join(timeout=5)
 
     def keel_processes(self) -> list[psutil.Process]:
-        """The `keel serve` process and, with --workers, its uvicorn worker processes."""
+        """Return the `keel serve` process and, with --workers, its uvicorn worker processes."""
         try:
             return [self.keel, *self.keel.children(recursive=True)]
         except psutil.NoSuchProcess:

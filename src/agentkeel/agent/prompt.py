@@ -44,15 +44,15 @@ def trim_history(history: Sequence[StoredMessage], budget_tokens: int) -> list[d
     The history never starts with an assistant message, so the model does not see an answer without
     its question.
     """
-    kept: list[StoredMessage] = []
+    recent: list[StoredMessage] = []
     used = 0
     for message in reversed(history):
         cost = count_tokens(message.content) + 4
         if used + cost > budget_tokens:
             break
-        kept.append(message)
+        recent.append(message)
         used += cost
-    kept.reverse()
-    while kept and kept[0].role == "assistant":
-        kept.pop(0)
-    return [{"role": message.role, "content": message.content} for message in kept]
+    recent.reverse()
+    while recent and recent[0].role == "assistant":
+        recent.pop(0)
+    return [{"role": message.role, "content": message.content} for message in recent]

@@ -40,7 +40,7 @@ def http_tool_schema(tool: HttpToolConfig) -> dict[str, Any]:
 
 @dataclass
 class ToolOutcome:
-    """What goes back to the model as the tool message, plus what the trace records."""
+    """A tool call's result: the tool message for the model and the attributes for its span."""
 
     content: str
     ok: bool
@@ -67,7 +67,7 @@ def parse_arguments(raw: str, schema: dict[str, Any]) -> dict[str, Any]:
 async def call_http_tool(client: httpx.AsyncClient, tool: HttpToolConfig, raw_arguments: str) -> ToolOutcome:
     """Call the tool's URL with the arguments (JSON body for POST, query string for GET).
 
-    Failures become a tool message that tells the model what went wrong; they never fail the turn.
+    A failure becomes a tool message that describes it to the model, so it never fails the turn.
     """
     try:
         arguments = parse_arguments(raw_arguments, tool.parameters)
@@ -89,6 +89,6 @@ async def call_http_tool(client: httpx.AsyncClient, tool: HttpToolConfig, raw_ar
     body = response.text[:MAX_TOOL_OUTPUT_CHARS]
     attributes = {"http_status": response.status_code, "url": url}
     if response.is_error:
-        message = f"tool {tool.name} answered HTTP {response.status_code}"
+        message = f"tool {tool.name} returned HTTP {response.status_code}"
         return ToolOutcome(content=f"error: {message}: {body[:500]}", ok=False, error=message, attributes=attributes)
     return ToolOutcome(content=body, ok=True, attributes=attributes)

@@ -50,6 +50,7 @@ def create_app(settings: Settings, config: KeelConfig | None = None, database: D
                 "KEEL_ENV=prod requires API keys, and the database has no active key. "
                 "Create one with `keel keys create --tenant NAME`, then start again."
             )
+
         traces = TraceWriter(
             db.engine,
             batch_size=settings.trace_batch_size,
@@ -59,6 +60,7 @@ def create_app(settings: Settings, config: KeelConfig | None = None, database: D
         traces.start()
         runtime = AgentRuntime(engine=db.engine, settings=settings, config=config, traces=traces)
         runtime.turn_listeners.append(app.state.metrics.observe_turn)
+
         if not settings.api_keys_required:
             await ensure_tenant(db.engine, DEFAULT_TENANT)
             logger.warning(
@@ -67,6 +69,7 @@ def create_app(settings: Settings, config: KeelConfig | None = None, database: D
                 settings.host,
                 DEFAULT_TENANT,
             )
+
         app.state.database = db
         app.state.runtime = runtime
         app.state.authenticator = CachedAuthenticator(db.engine)

@@ -25,7 +25,7 @@ def too_large_body(max_bytes: int) -> dict[str, Any]:
 
 
 class MaxBodySizeMiddleware:
-    """Answer 413 when `Content-Length` or the streamed body exceeds `max_bytes`."""
+    """Return 413 when `Content-Length` or the streamed body exceeds `max_bytes`."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -59,7 +59,7 @@ class MaxBodySizeMiddleware:
             await send(message)
 
         # FastAPI turns a failure while reading the body into HTTP 400 chained from the error; the
-        # error handler recognises the cause and answers 413. This catch covers the other routes.
+        # error handler recognises the cause and returns 413. This catch covers the other routes.
         try:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLargeError:

@@ -32,7 +32,7 @@ class PostMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content: str = Field(max_length=MAX_CONTENT_CHARS, description="The user's message.")
-    stream: bool = Field(default=False, description="Answer as a Server-Sent Events stream.")
+    stream: bool = Field(default=False, description="Stream the reply as Server-Sent Events.")
 
 
 class Citation(BaseModel):

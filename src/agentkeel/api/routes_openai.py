@@ -155,7 +155,7 @@ async def chat_completions(
         if isinstance(event, TurnDone):
             response = event.response
     if response is None:
-        raise KeelError("The turn ended without an answer.")
+        raise KeelError("The turn ended without a result.")
     return JSONResponse(_completion(response, completion_id, created, body.model), headers=headers)
 
 

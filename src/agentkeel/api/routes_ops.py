@@ -48,7 +48,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", tags=["health"])
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness: the database answers. Also reports the trace queue and the local model's queue."""
+    """Readiness: the database responds to a query. Also reports the trace queue and the local model's queue."""
     state = request.app.state
     checks: dict[str, Any] = {}
     ready = True

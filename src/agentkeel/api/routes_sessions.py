@@ -101,7 +101,7 @@ async def post_message(
         async for event in prepend(first, events):
             if isinstance(event, TurnDone):
                 return {**event.response, "replayed": event.replayed}
-        raise KeelError("The turn ended without an answer.")
+        raise KeelError("The turn ended without a result.")
     return StreamingResponse(_native_stream(first, events), media_type="text/event-stream", headers=SSE_HEADERS)
 
 

@@ -178,10 +178,10 @@ def ingest(
     )
     for failed_source, reason in report.failed:
         err_console.print(f"[yellow]skipped[/yellow] {failed_source}: {reason}")
-    for gone in removed:
-        console.print(f"deleted {gone}")
+    for deleted_source in removed:
+        console.print(f"deleted {deleted_source}")
     if report.failed:
-        # The other files were stored; the exit status still tells a script that some were not.
+        # The other files were stored, and the exit status signals to a script that some were not.
         raise typer.Exit(1)
 
 

@@ -29,7 +29,7 @@ class _Strict(BaseModel):
 
 
 class ModelRoute(_Strict):
-    """Which model answers. `auto` picks `openai_compatible` when an API key is set, else `local`."""
+    """The model that serves an agent. `auto` picks `openai_compatible` when an API key is set, else `local`."""
 
     provider: Literal["auto", "local", "openai_compatible"] = "auto"
     name: str = "gpt-4o-mini"
@@ -65,8 +65,8 @@ class KnowledgeBaseConfig(_Strict):
 
 
 class RetrievalConfig(_Strict):
-    """`pre` retrieves before the model call; `tool` offers `search_knowledge_base`; `auto` picks
-    `tool` for models that support tool calls and `pre` for the local model, which does not."""
+    """When retrieval runs. `pre` retrieves before the model call, and `tool` offers the model the
+    `search_knowledge_base` tool. `auto` picks `tool` when the model supports tool calls, else `pre`."""
 
     mode: Literal["auto", "pre", "tool", "off"] = "auto"
     top_k: int = Field(default=4, ge=1, le=50)
@@ -115,7 +115,7 @@ class AgentConfig(_Strict):
         return value
 
     def config_hash(self) -> str:
-        """A stable short hash of this definition, recorded on traces to tell configurations apart."""
+        """Return a stable short hash of this definition, recorded on traces to tell configurations apart."""
         return self._config_hash
 
     @functools.cached_property
@@ -153,7 +153,12 @@ class KeelConfig(_Strict):
 def _format_location(loc: tuple[int | str, ...]) -> str:
     path = ""
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif path:
+            path += f".{part}"
+        else:
+            path = str(part)
     return path or "(root)"
 
 

@@ -14,7 +14,7 @@ from agentkeel.errors import ConfigurationError
 
 
 class Settings(BaseSettings):
-    """Where Keel keeps its data, which database and model it uses, and how the API is exposed.
+    """Deployment settings: the data directory, the database, the model provider and the API binding.
 
     Every field maps to `KEEL_<NAME>`; for example `data_dir` is `KEEL_DATA_DIR`.
     """

@@ -29,7 +29,7 @@ KEY_PREFIX = "keel_"
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the tenant every read and write is scoped to."""
+    """The caller's tenant, which scopes every read and write of the request."""
 
     tenant_id: str
     key_id: uuid.UUID | None  # None when keys are not required (dev on loopback)

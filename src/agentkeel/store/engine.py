@@ -75,6 +75,6 @@ async def open_database(
             await migrate(engine)
     except (SQLAlchemyError, OSError) as exc:
         await database.close()
-        shown = make_url(to_asyncpg_url(database_url)).render_as_string(hide_password=True)
-        raise ConfigurationError(f"Cannot use the database at {shown}: {exc}") from exc
+        redacted_url = make_url(to_asyncpg_url(database_url)).render_as_string(hide_password=True)
+        raise ConfigurationError(f"Cannot use the database at {redacted_url}: {exc}") from exc
     return database

@@ -19,8 +19,8 @@ logger = logging.getLogger(__name__)
 class TraceWriter:
     """Queue finished traces and insert them in batches of up to `batch_size`.
 
-    `submit` never blocks a turn: when the queue is full the trace is dropped and counted in
-    `dropped`. `stop` drains the queue, so a graceful shutdown loses no span of a finished turn.
+    `submit` never blocks a turn, so when the queue is full the trace is dropped and counted in
+    `dropped`. `stop` writes everything still queued, so a graceful shutdown loses no queued trace.
     """
 
     def __init__(

@@ -165,7 +165,7 @@ class LocalProvider:
 
 
 def _flatten(message: dict[str, Any]) -> dict[str, Any]:
-    """SmolLM2's template knows only system, user and assistant text; fold tool results into user text."""
+    """SmolLM2's template supports only system, user and assistant text, so tool results become user text."""
     role = message.get("role")
     content = str(message.get("content") or "")
     if role == "tool":
